@@ -1,0 +1,5 @@
+import sys
+
+from minisys.cli import main
+
+sys.exit(main())
