@@ -37,15 +37,22 @@ MEDIANS = {
     ("kv", "lookup_p99_ms", "sqlite"): {"tiny": 1.0, "small": 4.0, "medium": 40.0},
     ("kv", "lookup_p99_ms", "duckdb"): {"tiny": 2.5, "small": 5.0, "medium": 20.0},
     ("kv", "lookup_p99_ms", "dremel"): {"tiny": 3.0, "small": 4.5, "medium": 8.0},
-    ("kv", "ingest_rows_per_s", "sqlite"): {"tiny": 50_000.0, "small": 45_000.0, "medium": 30_000.0},
+    ("kv", "ingest_rows_per_s", "sqlite"): {
+        "tiny": 50_000.0,
+        "small": 45_000.0,
+        "medium": 30_000.0,
+    },
     ("kv", "ingest_rows_per_s", "duckdb"): {"tiny": 1_200.0, "small": 1_400.0, "medium": 1_500.0},
     ("kv", "ingest_rows_per_s", "dremel"): {"tiny": 8_000.0, "small": 9_000.0, "medium": 9_500.0},
     ("scan", "scan_s", "sqlite"): {"tiny": 0.01, "small": 0.1, "medium": 1.0},
     ("scan", "scan_s", "duckdb"): {"tiny": 0.02, "small": 0.03, "medium": 0.05},
     ("scan", "scan_s", "dremel"): {"tiny": 0.05, "small": 0.2, "medium": 0.9},
 }
-UNITS = {"lookup_p99_ms": ("ms", "lower"), "ingest_rows_per_s": ("rows/s", "higher"),
-         "scan_s": ("s", "lower")}
+UNITS = {
+    "lookup_p99_ms": ("ms", "lower"),
+    "ingest_rows_per_s": ("rows/s", "higher"),
+    "scan_s": ("s", "lower"),
+}
 
 
 def result_rows(scales=SCALES, medians=MEDIANS) -> list[dict]:
@@ -56,53 +63,119 @@ def result_rows(scales=SCALES, medians=MEDIANS) -> list[dict]:
             if scale not in by_scale:
                 continue
             for repeat, factor in enumerate(SPREAD):
-                rows.append({
-                    "run_id": "r1", "scenario": scenario, "system": system,
-                    "system_version": {"sqlite": "3.45.1", "duckdb": "1.1.3", "dremel": "0.1.0"}[system],
-                    "scale": scale, "scale_size": size, "repeat": repeat, "metric": metric,
-                    "value": by_scale[scale] * factor, "unit": unit, "better": better,
-                })
+                rows.append(
+                    {
+                        "run_id": "r1",
+                        "scenario": scenario,
+                        "system": system,
+                        "system_version": {
+                            "sqlite": "3.45.1",
+                            "duckdb": "1.1.3",
+                            "dremel": "0.1.0",
+                        }[system],
+                        "scale": scale,
+                        "scale_size": size,
+                        "repeat": repeat,
+                        "metric": metric,
+                        "value": by_scale[scale] * factor,
+                        "unit": unit,
+                        "better": better,
+                    }
+                )
     return rows
 
 
 def scenarios_meta(scales=SCALES) -> list[dict]:
     return [
-        {"name": "kv", "title": "Key-value lookups", "description": "Point lookups after a bulk ingest.",
-         "size_label": "rows", "scales": list(scales), "systems": list(SYSTEMS),
-         "skipped": {"postgres": SKIP_REASON},
-         "metrics": [
-             {"name": "lookup_p99_ms", "title": "p99 lookup latency", "unit": "ms", "better": "lower"},
-             {"name": "ingest_rows_per_s", "title": "Ingest throughput", "unit": "rows/s",
-              "better": "higher"}],
-         "notes": ["Lookups are uniform over the key space."]},
-        {"name": "scan", "title": "Full scan", "description": "Sum one column <fast>.",
-         "size_label": "rows", "scales": list(scales), "systems": list(SYSTEMS), "skipped": {},
-         "metrics": [{"name": "scan_s", "title": "Scan time", "unit": "s", "better": "lower"}],
-         "notes": []},
+        {
+            "name": "kv",
+            "title": "Key-value lookups",
+            "description": "Point lookups after a bulk ingest.",
+            "size_label": "rows",
+            "scales": list(scales),
+            "systems": list(SYSTEMS),
+            "skipped": {"postgres": SKIP_REASON},
+            "metrics": [
+                {
+                    "name": "lookup_p99_ms",
+                    "title": "p99 lookup latency",
+                    "unit": "ms",
+                    "better": "lower",
+                },
+                {
+                    "name": "ingest_rows_per_s",
+                    "title": "Ingest throughput",
+                    "unit": "rows/s",
+                    "better": "higher",
+                },
+                # Only in samples.parquet, as the runner declares it: a CDF, no column.
+                {
+                    "name": "lookup_latency",
+                    "title": "Lookup latency (distribution)",
+                    "unit": "ms",
+                    "better": "lower",
+                },
+            ],
+            "notes": ["Lookups are uniform over the key space."],
+        },
+        {
+            "name": "scan",
+            "title": "Full scan",
+            "description": "Sum one column <fast>.",
+            "size_label": "rows",
+            "scales": list(scales),
+            "systems": list(SYSTEMS),
+            "skipped": {},
+            "metrics": [{"name": "scan_s", "title": "Scan time", "unit": "s", "better": "lower"}],
+            "notes": [],
+        },
     ]
 
 
-def make_run(path: Path, *, scales=SCALES, medians=MEDIANS, samples=True, started="2025-01-02T03:04:05+00:00") -> Path:
+def make_run(
+    path: Path, *, scales=SCALES, medians=MEDIANS, samples=True, started="2025-01-02T03:04:05+00:00"
+) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     rows = result_rows(scales, medians)
     pq.write_table(pa.Table.from_pylist(rows), path / "results.parquet")
     (path / "results.json").write_text(json.dumps(rows))
     (path / "scenarios.json").write_text(json.dumps(scenarios_meta(scales)))
-    (path / "environment.json").write_text(json.dumps({
-        "run_id": path.name, "started": started, "finished": "2025-01-02T03:06:15+00:00",
-        "python": "3.11.9", "platform": "Linux-6.1-x86_64", "cpu_count": 8, "machine": "x86_64",
-        "argv": ["minisys", "scenario", "run", "kv"], "seed": 7, "repeat": 3, "warmup": 1,
-        "versions": {"sqlite": "3.45.1", "duckdb": "1.1.3"},
-    }))
+    (path / "environment.json").write_text(
+        json.dumps(
+            {
+                "run_id": path.name,
+                "started": started,
+                "finished": "2025-01-02T03:06:15+00:00",
+                "python": "3.11.9",
+                "platform": "Linux-6.1-x86_64",
+                "cpu_count": 8,
+                "machine": "x86_64",
+                "argv": ["minisys", "scenario", "run", "kv"],
+                "seed": 7,
+                "repeat": 3,
+                "warmup": 1,
+                "versions": {"sqlite": "3.45.1", "duckdb": "1.1.3"},
+            }
+        )
+    )
     if samples:
         rng = np.random.default_rng(7)
         largest = list(scales)[-1]
         parts = []
         for system, mu in (("sqlite", 1.5), ("duckdb", 1.0), ("dremel", 0.5)):
             vals = rng.lognormal(mu, 0.6, 2000)
-            parts.append(pa.table({"scenario": ["kv"] * 2000, "system": [system] * 2000,
-                                   "scale": [largest] * 2000, "metric": ["lookup_latency"] * 2000,
-                                   "value": vals, "unit": ["ms"] * 2000}))
+            parts.append(
+                pa.table(
+                    {
+                        "scenario": ["kv"] * 2000,
+                        "system": [system] * 2000,
+                        "scale": [largest] * 2000,
+                        "metric": ["lookup_latency"] * 2000,
+                        "value": vals,
+                        "unit": ["ms"] * 2000,
+                    }
+                )
+            )
         pq.write_table(pa.concat_tables(parts), path / "samples.parquet")
     return path
 
@@ -117,13 +190,17 @@ def img_sources(index: Path) -> list[str]:
     return re.findall(r'<img src="([^"]+)"', index.read_text())
 
 
-def md_row(md: str, *cells: str) -> str:
-    """The summary-table line whose cells start with ``cells`` (scale cell may be blank)."""
-    for line in md.splitlines():
-        parts = [p.strip() for p in line.strip("|").split("|")]
-        if line.startswith("|") and parts[: len(cells)] == list(cells):
-            return line
-    raise AssertionError(f"no row {cells} in:\n{md}")
+def md_table(md: str, title: str) -> dict[tuple[str, str], list[str]]:
+    """The summary table under ``## title``: (scale name, system) -> the metric cells."""
+    section = md.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    table, scale = {}, ""
+    for line in section.splitlines():
+        if not line.startswith("| ") or line.startswith("| Scale"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        scale = cells[0].split(" (")[0] or scale
+        table[(scale, cells[1])] = cells[2:]
+    return table
 
 
 def test_index_html_embeds_every_png_it_wrote_and_each_is_a_real_png(rendered):
@@ -138,8 +215,12 @@ def test_index_html_embeds_every_png_it_wrote_and_each_is_a_real_png(rendered):
 
 def test_plots_have_deterministic_names_per_scenario_and_metric(rendered):
     assert {p.name for p in rendered.parent.glob("*.png")} == {
-        "kv__ratio.png", "kv__lookup_p99_ms.png", "kv__ingest_rows_per_s.png", "kv__cdf.png",
-        "scan__ratio.png", "scan__scan_s.png",
+        "kv__ratio.png",
+        "kv__lookup_p99_ms.png",
+        "kv__ingest_rows_per_s.png",
+        "kv__cdf.png",
+        "scan__ratio.png",
+        "scan__scan_s.png",
     }
 
 
@@ -149,30 +230,46 @@ def test_report_md_references_the_same_plots(rendered):
 
 
 def test_summary_table_shows_median_over_repeats(rendered):
-    md = (rendered.parent / "report.md").read_text()
-    # duckdb ingest at medium: repeats 1650, 1350, 1500 -> median 1,500
-    row = md_row(md, "", "duckdb")  # medium's duckdb row is the only one with 1,500
-    assert "1,500" in md
-    assert any("1,500" in line and "duckdb" in line for line in md.splitlines())
-    assert row  # the table has rows for systems below the first of a scale
+    kv = md_table((rendered.parent / "report.md").read_text(), "Key-value lookups")
+    # duckdb ingest at medium: repeats 1650, 1350, 1500 rows/s -> median 1,500
+    assert kv[("medium", "duckdb")] == ["20.0", "2.50×", "1,500"]
+    assert kv[("tiny", "dremel")] == ["3.00", "3.00×", "8,000"]
+    assert len(kv) == 9  # 3 scales × 3 systems that ran
 
 
 def test_best_system_at_each_scale_is_bold(rendered):
-    md = (rendered.parent / "report.md").read_text()
-    # kv headline (p99, lower is better): sqlite best at tiny, dremel at medium.
-    assert "| **1.00** | **1.00×** |" in md_row(md, "tiny (1k rows)", "sqlite")
-    dremel_medium = [line for line in md.splitlines() if "| dremel | **8.00** | **1.00×** |" in line]
-    assert len(dremel_medium) == 1
-    # ingest (higher is better): sqlite's 30,000 is bold at medium, duckdb's 1,500 is not.
-    assert "**30,000**" in md and "**1,500**" not in md
+    kv = md_table((rendered.parent / "report.md").read_text(), "Key-value lookups")
+    # p99 (lower is better): sqlite best at tiny, dremel at medium.
+    assert kv[("tiny", "sqlite")][:2] == ["**1.00**", "**1.00×**"]
+    assert kv[("medium", "dremel")][:2] == ["**8.00**", "**1.00×**"]
+    # ingest (higher is better): sqlite's 30,000 is best at medium, duckdb's 1,500 is not.
+    assert kv[("medium", "sqlite")][2] == "**30,000**"
+    assert kv[("medium", "duckdb")][2] == "1,500"
     html = rendered.read_text()
     assert '<td class="num best" title="min 7.20 · max 8.80 · n=3">8.00</td>' in html
 
 
-def test_ratio_column_is_times_worse_than_best_for_both_directions(rendered):
+def test_metric_only_in_samples_gets_a_cdf_not_a_table_column(rendered):
     md = (rendered.parent / "report.md").read_text()
-    # p99 at medium: sqlite 40 ms vs best 8 ms -> 5.00×
-    assert any("| sqlite | 40.00 | 5.00× |" in line for line in md.splitlines())
+    header = next(line for line in md.splitlines() if line.startswith("| Scale"))
+    assert "distribution" not in header
+    assert "kv__cdf.png" in img_sources(rendered)
+    assert not (rendered.parent / "kv__lookup_latency.png").exists()
+
+
+def test_ratio_column_is_times_worse_than_best(rendered):
+    kv = md_table((rendered.parent / "report.md").read_text(), "Key-value lookups")
+    assert kv[("medium", "sqlite")][:2] == ["40.0", "5.00×"]  # 40 ms vs best 8 ms
+    assert kv[("small", "dremel")][:2] == ["4.50", "1.12×"]
+
+
+def test_verdict_names_the_crossover(rendered):
+    md = (rendered.parent / "report.md").read_text()
+    assert (
+        "**p99 lookup latency (lower is better): best is sqlite at tiny, small; dremel at medium.**"
+        in md
+    )
+    assert "Scan time (lower is better): best is sqlite at tiny; duckdb at small, medium." in md
 
 
 def test_skipped_system_and_its_reason_appear_in_both_pages(rendered):
@@ -224,20 +321,54 @@ def test_system_without_rows_at_a_scale_shows_a_dash(tmp_path):
     medians[("kv", "lookup_p99_ms", "dremel")] = {"tiny": 3.0, "small": 4.5}
     medians[("kv", "ingest_rows_per_s", "dremel")] = {"tiny": 8_000.0, "small": 9_000.0}
     index = render_report(make_run(tmp_path / "run", medians=medians))
-    md = (index.parent / "report.md").read_text()
-    assert "| dremel | — | — | — |" in md
-    # duckdb is now best at medium (20 ms)
-    assert "| duckdb | **20.00** | **1.00×** |" in md
+    kv = md_table((index.parent / "report.md").read_text(), "Key-value lookups")
+    assert kv[("medium", "dremel")] == ["—", "—", "—"]
+    assert kv[("medium", "duckdb")][:2] == ["**20.0**", "**1.00×**"]  # now the best at medium
 
 
 def test_nan_metric_is_shown_as_not_a_number(tmp_path):
     medians = dict(MEDIANS)
     medians[("kv", "lookup_p99_ms", "duckdb")] = {"tiny": math.nan, "small": 5.0, "medium": 20.0}
     index = render_report(make_run(tmp_path / "run", medians=medians))
-    md = (index.parent / "report.md").read_text()
-    assert "| duckdb | n/a | — |" in md
+    kv = md_table((index.parent / "report.md").read_text(), "Key-value lookups")
+    assert kv[("tiny", "duckdb")][:2] == ["n/a", "—"]
     for png in index.parent.glob("*.png"):
         assert png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_scenario_where_every_system_was_skipped_says_so(tmp_path):
+    run = make_run(tmp_path / "run", samples=False)
+    meta = json.loads((run / "scenarios.json").read_text())
+    meta.append(
+        {
+            "name": "kafka_log",
+            "title": "Log append",
+            "systems": [],
+            "skipped": {"kafka": "no Kafka configured"},
+            "metrics": [],
+        }
+    )
+    (run / "scenarios.json").write_text(json.dumps(meta))
+    index = render_report(run)
+    html = index.read_text()
+    assert "<h2>Log append</h2>" in html
+    assert "<strong>kafka</strong>: no Kafka configured" in html
+    assert "No results were recorded for this scenario." in html
+    assert not list(index.parent.glob("kafka_log__*.png"))
+
+
+def test_metric_without_a_direction_is_shown_but_nothing_is_called_best(tmp_path):
+    run = make_run(tmp_path / "run", samples=False)
+    meta = json.loads((run / "scenarios.json").read_text())
+    meta[1]["metrics"][0].pop("better")
+    (run / "scenarios.json").write_text(json.dumps(meta))
+    rows = [dict(r, better=None) for r in result_rows()]
+    pq.write_table(pa.Table.from_pylist(rows), run / "results.parquet")
+    index = render_report(run)
+    scan = md_table((index.parent / "report.md").read_text(), "Full scan")
+    assert scan[("medium", "duckdb")] == ["0.050"]
+    assert not (index.parent / "scan__ratio.png").exists()
+    assert (index.parent / "scan__scan_s.png").exists()
 
 
 def test_results_json_alone_is_enough(tmp_path):
@@ -310,8 +441,12 @@ def test_report_command_without_runs_is_a_one_line_error(tmp_path, monkeypatch):
 
 
 def test_minisys_cli_report_end_to_end(tmp_path, capsys):
-    pytest.importorskip("minisys.scenario", reason="minisys.scenario (listed in cli GROUPS) not written yet")
-    pytest.importorskip("minisys.services", reason="minisys.services (listed in cli GROUPS) not written yet")
+    pytest.importorskip(
+        "minisys.scenario", reason="minisys.scenario (listed in cli GROUPS) not written yet"
+    )
+    pytest.importorskip(
+        "minisys.services", reason="minisys.services (listed in cli GROUPS) not written yet"
+    )
     from minisys.cli import main
 
     run = make_run(tmp_path / "run", samples=False)
@@ -322,8 +457,22 @@ def test_minisys_cli_report_end_to_end(tmp_path, capsys):
 
 
 def test_importing_report_does_not_load_matplotlib_or_pyarrow():
-    code = ("import sys, minisys.report; "
-            "print(any(m.split('.')[0] in ('matplotlib', 'pyarrow', 'numpy') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    code = (
+        "import sys, minisys.report; "
+        "print(any(m.split('.')[0] in ('matplotlib', 'pyarrow', 'numpy') for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     assert out.stdout.strip() == "False"
+
+
+def test_report_command_given_the_results_root_renders_its_newest_run(tmp_path, capsys):
+    make_run(tmp_path / "a", samples=False, started="2025-01-01T00:00:00")
+    newest = make_run(tmp_path / "b", samples=False, started="2025-06-01T00:00:00")
+    assert handle(parse(["report", str(tmp_path)])) == 0
+    assert capsys.readouterr().out.strip() == str(newest / "report" / "index.html")

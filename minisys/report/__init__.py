@@ -113,9 +113,7 @@ def handle(args: argparse.Namespace) -> int:
     run_dir: Path | None = args.run_dir
     if run_dir is None:
         run_dir = latest_run(RESULTS_ROOT)
-    elif run_dir.is_dir() and not _is_run(run_dir) and any(
-        _is_run(d) for d in run_dir.iterdir()
-    ):
+    elif run_dir.is_dir() and not _is_run(run_dir) and any(_is_run(d) for d in run_dir.iterdir()):
         run_dir = latest_run(run_dir)  # given the results root: take its newest run
-    print(render_report(run_dir, args.out))
+    print(render_report(run_dir, args.out).absolute())
     return 0

@@ -12,18 +12,20 @@ NOT_A_NUMBER = "n/a"
 
 
 def fmt_value(v: float | None) -> str:
-    """A table value: thousands separated, about three significant digits."""
+    """A table value: three significant digits (more above 1000), thousands separated."""
     if v is None:
         return NO_RESULT
     if not math.isfinite(v):
         return NOT_A_NUMBER
     a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
     if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
         return f"{v:.1f}"
     if a >= 1:
         return f"{v:.2f}"
+    if a >= 0.01:
+        return f"{v:.3f}"
     if a == 0:
         return "0"
     return f"{v:.3g}"

@@ -21,6 +21,7 @@ from minisys.report.numbers import (
     NO_RESULT,
     NOT_A_NUMBER,
     arrow,
+    better_note,
     fmt_ratio,
     fmt_value,
     scale_label,
@@ -45,21 +46,30 @@ class Cell:
 
 
 def summary_table(sc: Scenario) -> tuple[list[str], list[list[Cell]]]:
-    """Header and rows: one row per scale × system, one column per metric (+ × best)."""
+    """Header and rows: one row per scale × system, one column per metric (+ × best).
+
+    Metrics without a single row in the table are left out: a metric that exists
+    only as raw samples is shown by its CDF, not by a column of dashes.
+    """
+    metrics = [m for m in sc.metrics if sc.scales_with(m.name)]
     headline = sc.headline
-    ratio_col = headline is not None and headline.better is not None
+    ratio_col = bool(metrics) and metrics[0] == headline and headline.better is not None
     header = ["Scale", "System"]
-    for i, m in enumerate(sc.metrics):
+    for i, m in enumerate(metrics):
         header.append(f"{with_unit(m.title, m.unit)} {arrow(m)}".strip())
         if i == 0 and ratio_col:
             header.append("× best")
     rows = []
+    if not metrics:
+        return header, rows
     for scale in sc.scales:
-        best = {m.name: sc.best(m, scale) for m in sc.metrics}
+        best = {m.name: sc.best(m, scale) for m in metrics}
         for k, system in enumerate(sc.systems):
-            row = [Cell(scale_label(sc, scale) if k == 0 else "", numeric=False),
-                   Cell(system, numeric=False)]
-            for i, m in enumerate(sc.metrics):
+            row = [
+                Cell(scale_label(sc, scale) if k == 0 else "", numeric=False),
+                Cell(system, numeric=False),
+            ]
+            for i, m in enumerate(metrics):
                 st = sc.stat(m.name, system, scale)
                 is_best = system in best[m.name]
                 if st is not None:
@@ -75,6 +85,30 @@ def summary_table(sc: Scenario) -> tuple[list[str], list[list[Cell]]]:
     return header, rows
 
 
+def verdict(sc: Scenario) -> str:
+    """Who is best on the headline metric where: the crossover in one sentence."""
+    m = sc.headline
+    if m is None or m.better is None:
+        return ""
+    spans: list[tuple[str, list[str]]] = []  # (winners, consecutive scales)
+    for scale in sc.scales:
+        best = sc.best(m, scale)
+        if not best:
+            continue
+        who = " and ".join(s for s in sc.systems if s in best)
+        if spans and spans[-1][0] == who:
+            spans[-1][1].append(scale)
+        else:
+            spans.append((who, [scale]))
+    if not spans:
+        return ""
+    if len(spans) == 1 and len(sc.scales_with(m.name)) > 1:
+        where = f"{spans[0][0]} at every scale"
+    else:
+        where = "; ".join(f"{who} at {', '.join(scales)}" for who, scales in spans)
+    return f"{m.title} ({better_note(m)}): best is {where}."
+
+
 def environment_rows(run: Run) -> list[tuple[str, str]]:
     env = run.environment
     rows = [("run", run.run_id), ("run directory", str(run.path))]
@@ -84,9 +118,15 @@ def environment_rows(run: Run) -> list[tuple[str, str]]:
     duration = _duration(env.get("started"), env.get("finished"))
     if duration:
         rows.append(("duration", duration))
-    for key, label in (("machine", "machine"), ("platform", "platform"), ("cpu_count", "CPUs"),
-                       ("python", "Python"), ("seed", "seed"), ("repeat", "repeats"),
-                       ("warmup", "warm-up runs (excluded)")):
+    for key, label in (
+        ("machine", "machine"),
+        ("platform", "platform"),
+        ("cpu_count", "CPUs"),
+        ("python", "Python"),
+        ("seed", "seed"),
+        ("repeat", "repeats"),
+        ("warmup", "warm-up runs (excluded)"),
+    ):
         if env.get(key) not in (None, ""):
             rows.append((label, str(env[key])))
     if isinstance(env.get("argv"), list) and env["argv"]:
@@ -98,7 +138,9 @@ def environment_rows(run: Run) -> list[tuple[str, str]]:
 
 def _duration(start, end) -> str:
     try:
-        secs = (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds()
+        secs = (
+            datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))
+        ).total_seconds()
     except (TypeError, ValueError):
         return ""
     if secs < 0:
@@ -141,8 +183,11 @@ def render_markdown(run: Run, figures: dict[str, list[Plot]]) -> str:
         if not rows or not sc.metrics:
             out += ["No results were recorded for this scenario.", ""]
         else:
-            out += ["| " + " | ".join(_md_escape(h) for h in header) + " |",
-                    "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(header))) + "|"]
+            out += [f"**{verdict(sc)}**", ""] if verdict(sc) else []
+            out += [
+                "| " + " | ".join(_md_escape(h) for h in header) + " |",
+                "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(header))) + "|",
+            ]
             for row in rows:
                 cells = [f"**{c.text}**" if c.best else _md_escape(c.text) for c in row]
                 out.append("| " + " | ".join(cells) + " |")
@@ -178,6 +223,9 @@ table.env th { width: 190px; }
            padding: 8px 14px; margin: 12px 0; }
 .skipped ul { margin: 4px 0; padding-left: 20px; }
 .notes { color: #424a53; }
+.verdict { font-weight: 600; }
+.wide { overflow-x: auto; }
+table.summary th.num { white-space: normal; min-width: 80px; }
 figure { margin: 20px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e1e4e8; border-radius: 4px; }
 """
@@ -194,26 +242,46 @@ def _anchor(name: str) -> str:
 
 def render_html(run: Run, figures: dict[str, list[Plot]]) -> str:
     title = f"minisys report: run {run.run_id}"
-    out = ["<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>",
-           "<body>", "<main>", f"<h1>{html.escape(title)}</h1>"]
+    out = [
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     started = run.environment.get("started")
-    out.append(f'<p class="sub">{len(run.scenarios)} scenario(s)'
-               + (f" · started {html.escape(str(started))}" if started else "") + "</p>")
+    out.append(
+        f'<p class="sub">{len(run.scenarios)} scenario(s)'
+        + (f" · started {html.escape(str(started))}" if started else "")
+        + "</p>"
+    )
     if len(run.scenarios) > 1:
         out.append("<nav><ul>")
-        out += [f'<li><a href="#{_anchor(sc.name)}">{html.escape(sc.title)}</a></li>'
-                for sc in run.scenarios]
+        out += [
+            f'<li><a href="#{_anchor(sc.name)}">{html.escape(sc.title)}</a></li>'
+            for sc in run.scenarios
+        ]
         out.append("</ul></nav>")
     out += ["<h2>Environment</h2>", '<table class="env">']
-    out += [f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in environment_rows(run)]
+    out += [
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in environment_rows(run)
+    ]
     out.append("</table>")
     for sc in run.scenarios:
         out += _html_scenario(run, sc, figures.get(sc.name, []))
-    out += [f'<p class="sub">Generated by minisys {__version__}.</p>', "</main>", "</body>",
-            "</html>"]
+    out += [
+        f'<p class="sub">Generated by minisys {__version__}.</p>',
+        "</main>",
+        "</body>",
+        "</html>",
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -227,7 +295,9 @@ def _html_scenario(run: Run, sc: Scenario, plots: list[Plot]) -> list[str]:
         out.append(f"<p><strong>Systems:</strong> {html.escape(_systems_line(run, sc))}</p>")
     if sc.skipped:
         out += ['<div class="skipped"><strong>Not run:</strong>', "<ul>"]
-        out += [f"<li><strong>{html.escape(s)}</strong>: {_h(r)}</li>" for s, r in sc.skipped.items()]
+        out += [
+            f"<li><strong>{html.escape(s)}</strong>: {_h(r)}</li>" for s, r in sc.skipped.items()
+        ]
         out += ["</ul>", "</div>"]
     if sc.notes:
         out += ['<ul class="notes">'] + [f"<li>{_h(n)}</li>" for n in sc.notes] + ["</ul>"]
@@ -235,24 +305,38 @@ def _html_scenario(run: Run, sc: Scenario, plots: list[Plot]) -> list[str]:
     if not rows or not sc.metrics:
         out.append("<p>No results were recorded for this scenario.</p>")
     else:
-        out += ["<h3>Summary</h3>", '<table class="summary">', "<tr>"]
-        out += [f'<th{" class=num" if i >= 2 else ""}>{html.escape(h)}</th>' for i, h in enumerate(header)]
+        out.append("<h3>Summary</h3>")
+        if verdict(sc):
+            out.append(f'<p class="verdict">{html.escape(verdict(sc))}</p>')
+        out += ['<div class="wide"><table class="summary">', "<tr>"]
+        num = ' class="num"'
+        out += [f"<th{num if i >= 2 else ''}>{html.escape(h)}</th>" for i, h in enumerate(header)]
         out.append("</tr>")
         for row in rows:
             first = ' class="first"' if row[0].text else ""
             cells = []
             for c in row:
-                cls = " ".join(x for x in ("num" if c.numeric else "", "best" if c.best else "") if x)
-                attrs = (f' class="{cls}"' if cls else "") + (f' title="{html.escape(c.tip)}"' if c.tip else "")
+                cls = " ".join(
+                    x for x in ("num" if c.numeric else "", "best" if c.best else "") if x
+                )
+                attrs = (f' class="{cls}"' if cls else "") + (
+                    f' title="{html.escape(c.tip)}"' if c.tip else ""
+                )
                 cells.append(f"<td{attrs}>{html.escape(c.text)}</td>")
             out.append(f"<tr{first}>{''.join(cells)}</tr>")
-        out += ["</table>", f'<p class="legend">{html.escape(LEGEND)} Hover a value for its min, max and repeats.</p>']
+        out += [
+            "</table></div>",
+            f'<p class="legend">{html.escape(LEGEND)} Hover a value for its min, max and repeats.</p>',
+        ]
     if plots:
         out.append("<h3>Plots</h3>")
     for p in plots:
-        out += ["<figure>",
-                f'<img src="{html.escape(quote(p.file))}" alt="{html.escape(sc.title + ": " + p.title)}">',
-                f"<figcaption>{html.escape(p.caption)}</figcaption>", "</figure>"]
+        out += [
+            "<figure>",
+            f'<img src="{html.escape(quote(p.file))}" alt="{html.escape(sc.title + ": " + p.title)}">',
+            f"<figcaption>{html.escape(p.caption)}</figcaption>",
+            "</figure>",
+        ]
     out.append("</section>")
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,10 @@ SIZE = (8.0, 4.8)
 LOG_X_SPAN = 10.0
 LOG_Y_SPAN = 100.0
 LOG_RATIO = 30.0
+#: Characters per line of a plot title before it wraps.
+TITLE_WIDTH = 75
+#: ...and of a (vertical) y-axis label, which has the axes' height to fit in.
+YLABEL_WIDTH = 55
 
 STYLE = {
     "font.size": 10,
@@ -86,14 +91,38 @@ def _save(fig: Figure, out_dir: Path, name: str) -> str:
     return name
 
 
-def _subtitle(ax, text: str) -> None:
-    ax.text(1.0, 1.01, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.4")
+def _titles(ax, title: str, subtitle: str) -> None:
+    """Bold title with a grey line of context under it, both left-aligned above the axes.
+
+    Long titles (scenario titles can be a sentence) wrap instead of widening the figure.
+    """
+    ax.set_title(textwrap.fill(title, TITLE_WIDTH), pad=20)
+    ax.text(
+        0.0,
+        1.015,
+        subtitle,
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize=9,
+        color="0.35",
+    )
+
+
+def _legend(ax) -> None:
+    """Outside the axes on the right: never on top of a line or a bar label."""
+    ax.legend(title="system", loc="upper left", bbox_to_anchor=(1.01, 1.0), alignment="left")
 
 
 def _ylog_if_wide(ax, values: list[float], span: float = LOG_Y_SPAN) -> None:
     pos = [v for v in values if math.isfinite(v) and v > 0]
-    if pos and len(pos) == len([v for v in values if math.isfinite(v)]) and max(pos) / min(pos) > span:
+    if (
+        pos
+        and len(pos) == len([v for v in values if math.isfinite(v)])
+        and max(pos) / min(pos) > span
+    ):
         ax.set_yscale("log")
+        ax.set_ylabel(ax.get_ylabel() + " (log scale)")
     ax.yaxis.set_major_formatter(_HUMAN)
 
 
@@ -127,13 +156,16 @@ def _metric_plot(sc: Scenario, metric: Metric, colors, out_dir: Path) -> Plot | 
     ylabel = with_unit(metric.title, metric.unit)
     if better_note(metric):
         ylabel += f" — {better_note(metric)}"
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(textwrap.fill(ylabel, YLABEL_WIDTH))
     shown: list[float] = []
     if len(scales) == 1:
         scale = scales[0]
         _system_bars(ax, sc, metric, systems, scale, colors, shown)
-        ax.set_title(f"{sc.title}: {metric.title} at {scale_label(sc, scale)}")
-        _subtitle(ax, f"median of {sc.repeats()} repeats · whiskers: min–max")
+        _titles(
+            ax,
+            f"{sc.title}: {metric.title}",
+            f"at {scale_label(sc, scale)} · median of {sc.repeats()} repeats · whiskers: min–max",
+        )
     else:
         xs = _scale_axis(ax, sc, scales)
         for system in systems:
@@ -147,9 +179,12 @@ def _metric_plot(sc: Scenario, metric: Metric, colors, out_dir: Path) -> Plot | 
             ax.errorbar(xs, med, yerr=[med - lo, hi - med], fmt="none", ecolor=c, capsize=3, lw=1)
             shown += [v for v in (*lo, *hi) if math.isfinite(v)]
         _ylog_if_wide(ax, shown)
-        ax.legend(title="system", loc="best")
-        ax.set_title(f"{sc.title}: {metric.title} by scale")
-        _subtitle(ax, f"median of {sc.repeats()} repeats · band: min–max")
+        _legend(ax)
+        _titles(
+            ax,
+            f"{sc.title}: {metric.title} by scale",
+            f"median of {sc.repeats()} repeats · band and whiskers: min–max",
+        )
     name = _save(fig, out_dir, f"{safe_name(sc.name)}__{safe_name(metric.name)}.png")
     caption = f"{metric.title} per system at each scale (median over repeats; min–max shaded)."
     return Plot(name, "metric", metric.title, caption)
@@ -171,8 +206,10 @@ def _system_bars(ax, sc, metric, systems, scale, colors, shown: list[float]) -> 
         edgecolor=["black" if y in best else "none" for y in systems],
         linewidth=1.5,
     )
-    labels = [fmt_value(st.median) + (" (best)" if y in best else "") if st else "n/a"
-              for y, st in zip(systems, stats, strict=True)]
+    labels = [
+        fmt_value(st.median) + (" (best)" if y in best else "") if st else "n/a"
+        for y, st in zip(systems, stats, strict=True)
+    ]
     ax.bar_label(bars, labels=labels, padding=3, fontsize=9)
     ax.set_xticks(xs, systems)
     ax.set_xlabel("System")
@@ -188,8 +225,11 @@ def _ratio_plot(sc: Scenario, colors, out_dir: Path) -> Plot | None:
     if metric is None or metric.better is None:
         return None
     scales = [s for s in sc.scales_with(metric.name) if sc.best(metric, s)]
-    systems = [y for y in sc.systems_with(metric.name)
-               if any(sc.ratio(metric, y, s) is not None for s in scales)]
+    systems = [
+        y
+        for y in sc.systems_with(metric.name)
+        if any(sc.ratio(metric, y, s) is not None for s in scales)
+    ]
     if not scales or not systems:
         return None
     fig = Figure(figsize=SIZE)
@@ -203,8 +243,11 @@ def _ratio_plot(sc: Scenario, colors, out_dir: Path) -> Plot | None:
         rs = ratios[system]
         heights = [r if r is not None and math.isfinite(r) else 0.0 for r in rs]
         bars = ax.bar(xs, heights, width * 0.92, color=colors[system], label=system)
-        labels = ["best" if r == 1.0 else fmt_ratio(r) for r in rs]
-        ax.bar_label(bars, labels=labels, padding=2, fontsize=8, rotation=90 if len(systems) > 4 else 0)
+        rotate = len(systems) > 4  # narrow bars: vertical labels (and "inf", as "∞" turned reads 8)
+        labels = [
+            "best" if r == 1.0 else "inf" if rotate and r == math.inf else fmt_ratio(r) for r in rs
+        ]
+        ax.bar_label(bars, labels=labels, padding=2, fontsize=8, rotation=90 if rotate else 0)
     ax.axhline(1.0, color="0.3", lw=1, ls="--")
     if top > LOG_RATIO:
         ax.set_yscale("log")
@@ -212,23 +255,33 @@ def _ratio_plot(sc: Scenario, colors, out_dir: Path) -> Plot | None:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{human(v)}×"))
         ax.yaxis.set_minor_formatter(NullFormatter())
     else:
-        ax.set_ylim(0, top * 1.18)
+        ax.set_ylim(0, top * (1.25 if len(systems) > 4 else 1.15))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}×"))
     if metric.better == LOWER:
-        ylabel = f"{metric.title} ÷ best system's\n(× worse than best; lower is better, 1× = best)"
-    else:
-        ylabel = f"best system's {metric.title} ÷ this system's\n(× worse than best; lower is better, 1× = best)"
-    ax.set_ylabel(ylabel)
+        how = f"{metric.title} ÷ best"
+    else:  # higher is better: invert, so that here too bigger means worse
+        how = f"best {metric.title} ÷ this system's"
+    ax.set_ylabel(textwrap.fill(how, YLABEL_WIDTH) + "\n(lower is better; 1× = best)")
     ax.set_xticks(np.arange(len(scales)), [scale_label(sc, s, sep="\n") for s in scales])
     ax.set_xlabel("Scale")
     ax.grid(axis="x", visible=False)
-    ax.legend(title="system", loc="upper left", ncols=min(len(systems), 4))
-    ax.set_title(f"{sc.title}: {metric.title} relative to the best")
-    _subtitle(ax, "medians over repeats")
+    _legend(ax)
+    _titles(
+        ax,
+        f"{sc.title}: {metric.title} relative to the best",
+        f"times worse than the best system at each scale ({better_note(metric)}) · medians over repeats",
+    )
     name = _save(fig, out_dir, f"{safe_name(sc.name)}__ratio.png")
-    caption = (f"How many times worse than the best system each system is on {metric.title} "
-               f"({better_note(metric)}), per scale. 1× = best; lower bars are better.")
+    caption = (
+        f"How many times worse than the best system each system is on {metric.title} "
+        f"({better_note(metric)}), per scale. 1× = best; lower bars are better."
+    )
     return Plot(name, "ratio", f"{metric.title} relative to the best", caption)
+
+
+def vals_n(sc: Scenario, metric: str, scale: str) -> str:
+    sizes = sorted({v.size for (m, _, s), v in sc.samples.items() if m == metric and s == scale})
+    return human(sizes[0]) if len(sizes) == 1 else f"{human(sizes[0])}–{human(sizes[-1])}"
 
 
 def _cdf_plot(sc: Scenario, colors, out_dir: Path) -> Plot | None:
@@ -259,16 +312,31 @@ def _cdf_plot(sc: Scenario, colors, out_dir: Path) -> Plot | None:
         ax.xaxis.set_major_formatter(_HUMAN)
         for q in (0.5, 0.99):
             ax.axhline(q, color="0.5", lw=0.8, ls=":")
-            ax.text(1.0, q, f" p{q * 100:g}", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.4")
+            ax.text(
+                1.0,
+                q,
+                f" p{q * 100:g}",
+                transform=ax.get_yaxis_transform(),
+                va="center",
+                fontsize=8,
+                color="0.4",
+            )
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel(with_unit(titles.get(metric, metric.replace("_", " ")), unit)
-                      + (", log scale" if ax.get_xscale() == "log" else ""))
+        ax.set_xlabel(
+            with_unit(titles.get(metric, metric.replace("_", " ")), unit)
+            + (", log scale" if ax.get_xscale() == "log" else "")
+        )
         ax.set_ylabel("fraction of samples ≤ x")
         ax.legend(loc="lower right")
         title = f"{titles.get(metric, metric.replace('_', ' '))} CDF"
-        ax.set_title(title if len(metrics) > 1 else f"{sc.title}: {title}")
-    _subtitle(axes[-1], f"at {scale_label(sc, scale)}")
+        _titles(
+            ax,
+            title if len(metrics) > 1 else f"{sc.title}: {title}",
+            f"at {scale_label(sc, scale)} · {vals_n(sc, metric, scale)} samples per system",
+        )
     name = _save(fig, out_dir, f"{safe_name(sc.name)}__cdf.png")
-    caption = (f"Cumulative distribution of raw samples per system at the largest scale, "
-               f"{scale_label(sc, scale)}; further left is lower.")
+    caption = (
+        f"Cumulative distribution of raw samples per system at the largest scale, "
+        f"{scale_label(sc, scale)}; further left is lower."
+    )
     return Plot(name, "cdf", "distribution of samples", caption)

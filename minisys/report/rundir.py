@@ -192,9 +192,7 @@ def _read_results(run_dir: Path) -> list[dict[str, Any]]:
         if path.is_file():
             break
     else:
-        raise MinisysError(
-            f"{run_dir} has no results.parquet or results.json: not a run directory"
-        )
+        raise MinisysError(f"{run_dir} has no results.parquet or results.json: not a run directory")
     try:
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
@@ -327,7 +325,9 @@ def _fill_from_rows(sc: Scenario, rows: list[dict[str, Any]]) -> None:
         )
     for metric, row in row_meta.items():
         if metric not in known:
-            filled.append(Metric(metric, metric, str(row.get("unit") or ""), _better(row.get("better"))))
+            filled.append(
+                Metric(metric, metric, str(row.get("unit") or ""), _better(row.get("better")))
+            )
     sc.metrics = filled
 
 
