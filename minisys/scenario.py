@@ -28,11 +28,10 @@ import pkgutil
 import platform
 import resource
 import sys
-import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -266,7 +265,7 @@ class RunConfig:
 def environment(run_id: str, cfg: RunConfig, versions: dict[str, str]) -> dict[str, Any]:
     return {
         "run_id": run_id,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "finished": None,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -391,7 +390,7 @@ def run(scenario_classes: Sequence[type[Scenario]], cfg: RunConfig) -> Path:
     finally:
         bar.close()
     _cleanup(run_dir / "work")
-    env["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    env["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     write_results(run_dir, rows, samples, described, env)
     _point_latest(cfg.out_root, run_dir)
     return run_dir

@@ -98,6 +98,10 @@ class KVIngest(Scenario):
 
             if not config.postgres_url():
                 return f"no Postgres configured (set {config.POSTGRES_ENV} or run `minisys services up --postgres`)"
+            # Configured but broken is the user's to fix: fail now, before any work.
+            from minisys.baselines import postgres
+
+            postgres.connect(connect_timeout=3).close()
         return None
 
     def data_scale(self, data: Path) -> Scale:

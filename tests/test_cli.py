@@ -55,3 +55,16 @@ def test_unknown_command_is_a_usage_error():
 def test_group_without_subcommand_prints_its_help_and_fails(capsys):
     assert main(["scenario"]) == 2
     assert "run" in capsys.readouterr().err
+
+
+def test_unreachable_postgres_url_fails_the_run_with_one_line(tmp_path):
+    import os
+
+    env = dict(os.environ, MINISYS_POSTGRES_URL="postgresql://postgres@127.0.0.1:1/postgres")
+    res = subprocess.run(
+        [sys.executable, "-m", "minisys", "scenario", "run", "kv-ingest", "--scale", "tiny", "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env,
+    )
+    assert res.returncode == 2
+    assert "cannot reach Postgres at postgresql://postgres@127.0.0.1:1/postgres" in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and not list(tmp_path.iterdir())

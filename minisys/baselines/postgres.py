@@ -95,7 +95,10 @@ class PostgresDB(SQLDatabase):
 
 def connect(explicit_url: str | None = None, connect_timeout: float = 5.0) -> PostgresDB:
     """Connect to the configured Postgres, or fail with one line naming the URL."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:
+        raise ServiceUnavailable("psycopg is not installed: pip install 'minisys[postgres]'") from None
 
     target = url(explicit_url)
     try:
