@@ -39,6 +39,7 @@ import base64
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import re
 import shlex
@@ -68,8 +69,10 @@ POSTGRES_TIMEOUT = 60.0
 KAFKA_TIMEOUT = 120.0
 #: Seconds between SIGTERM and SIGKILL when stopping the broker.
 KAFKA_STOP_GRACE = 30.0
-#: Debian package installed when no Postgres binaries are found.
-POSTGRES_APT_PACKAGE = "postgresql-15"
+#: Debian packages tried, in order, when no Postgres binaries are found
+#: (15 is what Debian 12 ships; the metapackage is the release's default).
+POSTGRES_APT_PACKAGES = ("postgresql-15", "postgresql")
+JAVA_APT_PACKAGES = ("openjdk-17-jre-headless", "default-jre-headless")
 
 RESOURCES = Path(__file__).parent / "resources" / "kafka"
 SERVICES = ("postgres", "kafka")
@@ -128,6 +131,28 @@ def _alive(pid: int, marker: str) -> bool:
     return marker.encode() in cmdline
 
 
+def _wait_gone(pid: int, seconds: float) -> None:
+    """Until every thread of ``pid`` has exited (and with them its sockets and locks).
+
+    A multi-threaded process whose main thread exited shows as a zombie while
+    its other threads are still being torn down. Waiting for the zombie itself
+    to be reaped is up to its parent (which may be a test run), so an entry
+    with only the main thread left counts as gone.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        try:
+            threads = len(os.listdir(f"/proc/{pid}/task"))
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X") and threads <= 1:
+            return
+        time.sleep(0.1)
+
+
 def _wait_dead(pid: int, marker: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while _alive(pid, marker):
@@ -158,17 +183,23 @@ def _require_free(port: int, what: str, flag: str) -> None:
 
 
 def _tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log, without the tab-indented config dumps Kafka writes."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+    kept = [line for line in text.rstrip().splitlines() if not line.startswith("\t")]
+    return "\n".join(kept[-lines:])
 
 
 def _last_line(text: str) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     found = [line.strip() for line in text.splitlines() if line.strip()]
     return found[-1] if found else "(no output)"
+
+
+def _tail_text(text: str, lines: int = 20) -> str:
+    return "\n".join(re.sub(r"\x1b\[[0-9;]*m", "", text).rstrip().splitlines()[-lines:])
 
 
 def _run(cmd: list[str], what: str, *, timeout: float, cwd: Path | None = None, env=None) -> str:
@@ -190,25 +221,27 @@ def _run(cmd: list[str], what: str, *, timeout: float, cwd: Path | None = None, 
     return proc.stdout
 
 
-def _tail_text(text: str, lines: int = 20) -> str:
-    return "\n".join(re.sub(r"\x1b\[[0-9;]*m", "", text).rstrip().splitlines()[-lines:])
-
-
 def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _apt_install(package: str, what: str, progress: Progress) -> None:
-    """Install a Debian package, only when we are root and apt-get exists."""
+def _apt_install(packages: tuple[str, ...], what: str, progress: Progress) -> None:
+    """Install the first of ``packages`` Debian has, only as root with apt-get."""
     if not _is_root() or shutil.which("apt-get") is None:
         raise ServiceUnavailable(
-            f"{what} not found; install it (Debian: `apt-get install -y {package}`) and retry"
+            f"{what} not found; install it (Debian: `apt-get install -y {packages[0]}`) and retry"
         )
-    progress(f"{what} not found: installing {package} with apt-get (one time)")
+    progress(f"{what} not found: installing {packages[0]} with apt-get (one time)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     _run(["apt-get", "update"], "apt-get update", timeout=600, env=env)
-    _run(["apt-get", "install", "-y", "--no-install-recommends", package],
-         f"apt-get install {package}", timeout=1200, env=env)
+    for i, package in enumerate(packages):
+        try:
+            _run(["apt-get", "install", "-y", "--no-install-recommends", package],
+                 f"apt-get install {package}", timeout=1200, env=env)
+            return
+        except ServiceStartError:
+            if i == len(packages) - 1:
+                raise
 
 
 @contextlib.contextmanager
@@ -290,10 +323,10 @@ def _postgres_bindir(progress: Progress) -> Path:
 
     bindir = find()
     if bindir is None:
-        _apt_install(POSTGRES_APT_PACKAGE, "Postgres server binaries (pg_ctl, initdb)", progress)
+        _apt_install(POSTGRES_APT_PACKAGES, "Postgres server binaries (pg_ctl, initdb)", progress)
         bindir = find()
     if bindir is None:
-        raise ServiceUnavailable(f"no pg_ctl under /usr/lib/postgresql/*/bin after installing {POSTGRES_APT_PACKAGE}")
+        raise ServiceUnavailable("no pg_ctl under /usr/lib/postgresql/*/bin even after apt-get install")
     return bindir
 
 
@@ -301,9 +334,17 @@ def _as_postgres() -> list[str]:
     """Command prefix that runs a Postgres binary as a user ``initdb`` accepts."""
     if not _is_root():
         return []
+    import pwd
+
     runuser = shutil.which("runuser")
     if runuser is None:
         raise ServiceUnavailable("running as root needs `runuser` (util-linux) to run Postgres as `postgres`")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServiceUnavailable(
+            "running as root needs a `postgres` user to own the cluster (Debian's postgresql package creates it)"
+        ) from None
     return [runuser, "-u", "postgres", "--"]
 
 
@@ -335,6 +376,9 @@ def _postmaster(data: Path, clean: bool) -> tuple[int, int] | None:
     if _alive(pid, "postgres"):
         return pid, port
     if clean:
+        # Postgres itself trusts kill(pid, 0) on its lock files, which a zombie
+        # passes: let a crashed postmaster be reaped before starting anew.
+        _wait_gone(pid, 10)
         with contextlib.suppress(OSError):
             pidfile.unlink()
     return None
@@ -372,58 +416,63 @@ def start_postgres(
     state = config.state_dir()
     with _lock(state):
         home = _postgres_home(state)
-        data, log = home / "data", home / "postgres.log"
-        running = _postmaster(data, clean=True)
-        bindir = None
+        running = _postmaster(home / "data", clean=True)
+        already = running is not None
         if running is None:
             _require_free(port, "Postgres", "--postgres-port")
             bindir = _postgres_bindir(progress)
-            as_pg = _as_postgres()
-            _prepare_postgres_home(home)
-            if not (data / "PG_VERSION").exists():
-                shutil.rmtree(data, ignore_errors=True)  # a half-finished initdb
-                progress(f"initialising a Postgres cluster in {data}")
-                _run([*as_pg, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                      "-A", "trust", "--no-sync", "--no-locale", "-E", "UTF8"],
-                     f"initdb in {data}", timeout=120)
-            server_opts = (
-                f"-F -p {port} -k {shlex.quote(str(home))} -c listen_addresses=127.0.0.1"
-                " -c synchronous_commit=off -c full_page_writes=off -c logging_collector=off"
-            )
-            try:
-                _run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                      "-t", str(int(timeout)), "-o", server_opts, "start"],
-                     f"Postgres start (log: {log})", timeout=timeout + 30)
-            except ServiceStartError as exc:
-                raise ServiceStartError(str(exc), _tail(log)) from exc
-            running = _postmaster(data, clean=False)
-            if running is None:
-                raise ServiceStartError(f"Postgres exited right after starting; see {log}", _tail(log))
+            home = _postgres_home(state)  # the `postgres` user may exist only now
+            running = _start_postmaster(bindir, home, port, timeout, progress)
+        else:
+            bindir = _postgres_bindir(progress)
+        log = home / "postgres.log"
         pid, actual_port = running
-        bindir = bindir or _postgres_bindir(progress)
         version = _postgres_query(bindir, actual_port, "SHOW server_version", timeout)
         url = _postgres_url(actual_port)
         _record("postgres", {
             "url": url, "pid": pid, "version": version, "port": actual_port,
             "home": str(home), "log": str(log),
         })
-    note = ""
-    if bindir is not None and actual_port != port and _was_running(started, pid):
-        note = f"already running on port {actual_port} (asked for {port}; `down` first to move it)"
-    return ServiceInfo("postgres", True, url, pid, version, home, log,
-                       already_running=_was_running(started, pid) if bindir else True,
+    note = f"on port {actual_port}, not {port}: `down` first to move it" if actual_port != port else ""
+    return ServiceInfo("postgres", True, url, pid, version, home, log, already_running=already,
                        seconds=time.monotonic() - started, note=note)
 
 
-def _was_running(started: float, pid: int) -> bool:
-    """Was ``pid`` started before ``started`` (a monotonic time)? Uses /proc start ticks."""
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    age = uptime - ticks / os.sysconf("SC_CLK_TCK")
-    return age > time.monotonic() - started + 0.5
+def _start_postmaster(
+    bindir: Path, home: Path, port: int, timeout: float, progress: Progress
+) -> tuple[int, int]:
+    """initdb (first time only), then ``pg_ctl start -w`` with the throwaway settings."""
+    data, log = home / "data", home / "postgres.log"
+    as_pg = _as_postgres()
+    _prepare_postgres_home(home)
+    if not (data / "PG_VERSION").exists():
+        shutil.rmtree(data, ignore_errors=True)  # a half-finished initdb
+        progress(f"initialising a Postgres cluster in {data}")
+        _run([*as_pg, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+              "-A", "trust", "--no-sync", "--no-locale", "-E", "UTF8"],
+             f"initdb in {data}", timeout=120)
+    server_opts = (
+        f"-F -p {port} -k {shlex.quote(str(home))} -c listen_addresses=127.0.0.1"
+        " -c synchronous_commit=off -c full_page_writes=off -c logging_collector=off"
+    )
+    for attempt in range(3):
+        try:
+            _run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
+                  "-t", str(int(timeout)), "-o", server_opts, "start"],
+                 f"Postgres start (log: {log})", timeout=timeout + 30)
+            break
+        except ServiceStartError as exc:
+            tail = _tail(log)
+            # After a crash the old server's children may hold its shared memory
+            # for a moment; they exit once they notice the postmaster is gone.
+            if attempt < 2 and ("still in use" in tail or "lock file" in tail):
+                time.sleep(2)
+                continue
+            raise ServiceStartError(str(exc), tail) from exc
+    running = _postmaster(data, clean=False)
+    if running is None:
+        raise ServiceStartError(f"Postgres exited right after starting; see {log}", _tail(log))
+    return running
 
 
 def stop_postgres(*, purge: bool = False, timeout: float = POSTGRES_TIMEOUT) -> bool:
@@ -471,21 +520,32 @@ def _kafka_pid(home: Path, clean: bool) -> int | None:
     if _alive(pid, "kafka.Kafka"):
         return pid
     if clean:
+        # A JVM's main thread can show as a zombie while its other threads,
+        # and its sockets, are still being torn down.
+        _wait_gone(pid, 10)
         with contextlib.suppress(OSError):
             pidfile.unlink()
     return None
 
 
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if not java or not Path(java).exists():
-        raise ServiceUnavailable(
-            "java not found: Kafka 4.x needs Java 17+ (Debian: `apt-get install -y openjdk-17-jre-headless`)"
-        )
-    out = _run([java, "-version"], "java -version", timeout=60)
-    proc = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + out)
+def _java(progress: Progress) -> str:
+    """A Java 17+ runtime (``$JAVA_HOME/bin/java`` or ``java`` on PATH), installed if missing."""
+
+    def find() -> str | None:
+        java_home = os.environ.get("JAVA_HOME")
+        if java_home and (Path(java_home) / "bin" / "java").exists():
+            return str(Path(java_home) / "bin" / "java")
+        return shutil.which("java")
+
+    java = find()
+    if java is None:
+        _apt_install(JAVA_APT_PACKAGES, "java (the Kafka broker needs Java 17+)", progress)
+        java = find()
+    if java is None:
+        raise ServiceUnavailable("java not found on PATH even after apt-get install")
+    proc = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + proc.stdout)
     if match:
         major = int(match.group(1)) if match.group(1) != "1" else int(match.group(2) or 0)
         if major < 17:
@@ -503,10 +563,10 @@ def _kafka_lib(home: Path, progress: Progress) -> Path:
         return lib
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ServiceUnavailable(
-            "mvn not found: the Kafka broker is resolved from Maven Central "
-            "(Debian: `apt-get install -y maven`)"
-        )
+        _apt_install(("maven",), "mvn (resolves the Kafka broker from Maven Central)", progress)
+        mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServiceUnavailable("mvn not found on PATH even after apt-get install maven")
     progress(f"resolving Kafka {KAFKA_VERSION} and its dependencies with Maven into {lib} (first run only)")
     work = home / "maven"
     shutil.rmtree(work, ignore_errors=True)
@@ -586,17 +646,20 @@ def _broker_port(home: Path) -> int | None:
 def _wait_kafka_ready(pid: int, bootstrap: str, log: Path, out: Path, timeout: float) -> None:
     """Until a produce/consume round trip succeeds, the broker dies, or the deadline."""
     import asyncio
+    import importlib.util
 
-    try:
-        from minisys.baselines.kafka import round_trip
-    except ImportError:  # pragma: no cover - aiokafka is in the [kafka] extra
-        round_trip = None
+    from minisys.baselines.kafka import round_trip
+
+    # Without the [kafka] extra there is no client to probe with: an open port
+    # is the best evidence available (the broker opens it last).
+    have_client = importlib.util.find_spec("aiokafka") is not None
 
     host, _, port = bootstrap.rpartition(":")
 
     async def wait() -> None:
         deadline = time.monotonic() + timeout
         last = "no answer yet"
+        port_open = False
         while True:
             if not _alive(pid, "kafka.Kafka"):
                 raise ServiceStartError(
@@ -610,16 +673,25 @@ def _wait_kafka_ready(pid: int, bootstrap: str, log: Path, out: Path, timeout: f
                     f"({last}); see {log}", _tail(log) or _tail(out),
                 )
             try:
-                if round_trip is None:
+                if not port_open:  # cheap check first: aiokafka logs every refused connect
                     with socket.create_connection((host, int(port)), timeout=2):
-                        return
+                        port_open = True
+                if not have_client:
+                    return
                 await round_trip(bootstrap, timeout=min(15.0, max(left, 1.0)))
                 return
             except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
                 last = f"{type(exc).__name__}: {exc}".strip()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25 if not port_open else 0.5)
 
-    asyncio.run(wait())
+    # The probe's expected failures ("topic not found", "connect failed") are not news.
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        asyncio.run(wait())
+    finally:
+        quiet.setLevel(level)
 
 
 def start_kafka(
@@ -647,15 +719,14 @@ def start_kafka(
             version = entry.get("version") or _kafka_jar_version(home / "lib")
             if entry.get("bootstrap") != bootstrap or entry.get("pid") != pid:
                 _record("kafka", _kafka_entry(bootstrap, actual, pid, version, home, log))
-            note = f"already running on port {actual} (asked for {port}; `down` first to move it)" \
-                if actual != port else ""
+            note = f"on port {actual}, not {port}: `down` first to move it" if actual != port else ""
             return ServiceInfo("kafka", True, bootstrap, pid, version, home, log,
                                already_running=True, seconds=time.monotonic() - started, note=note)
 
         controller_port = controller_port or port + 1
         _require_free(port, "Kafka", "--kafka-port")
         _require_free(controller_port, "the Kafka controller", "--kafka-port (controller uses port+1)")
-        java = _java()
+        java = _java(progress)
         home.mkdir(parents=True, exist_ok=True)
         lib = _kafka_lib(home, progress)
         version = _kafka_jar_version(lib)
@@ -714,6 +785,7 @@ def _terminate(pid: int, grace: float) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         if _wait_dead(pid, "kafka.Kafka", grace if sig == signal.SIGTERM else 10):
+            _wait_gone(pid, 10)
             return
 
 

@@ -103,3 +103,16 @@ def test_postgres_sqlalchemy_engine_reaches_the_same_server(postgres_url):
     with eng.connect() as conn:
         assert conn.execute(text("SELECT 41 + 1")).scalar() == 42
     eng.dispose()
+
+
+def test_spark_local_mode_ingests_arrow_and_answers_sql():
+    from conftest import in_ci
+
+    if not in_ci():  # CI installs [all]: there a missing pyspark must fail, not skip
+        pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+    from minisys.baselines import spark
+
+    db = spark.connect()
+    assert db.ingest("t", sample_table()) == 3
+    assert db.query("SELECT name, score FROM t WHERE id = 2") == [("b", 2.5)]
+    assert db.version == spark.version()

@@ -224,3 +224,19 @@ def test_kafka_lifecycle_up_idempotent_survives_crash_and_down_removes_entry(sta
     assert "kafka" not in config.read_services()
     assert not services._alive(restarted.pid, "kafka.Kafka")
     assert services.status()["kafka"].running is False
+
+
+@pytest.mark.heavy
+def test_kafka_not_ready_in_time_names_the_log_and_leaves_no_broker_behind(state: Path) -> None:
+    if shutil.which("java") is None or shutil.which("mvn") is None:
+        if in_ci():
+            pytest.fail("CI=true but java/mvn are missing")
+        pytest.skip("java and mvn are needed to run the Kafka broker")
+    port = _free_port(pair=True)
+    with pytest.raises(services.ServiceStartError, match=r"not ready within 1 s.*server\.log") as failed:
+        services.start_kafka(port, timeout=1)
+    assert "\n" not in str(failed.value)  # the CLI prints it as one line
+    assert failed.value.log_tail  # and the log tail above it
+    assert not (state / "services" / "kafka" / "kafka.pid").exists()
+    assert "kafka" not in config.read_services()
+    assert services._port_free(port) and services.status()["kafka"].running is False

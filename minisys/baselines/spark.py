@@ -32,7 +32,7 @@ def session(master: str = "local[2]", shuffle_partitions: int = 4):
     _pyspark()
     from pyspark.sql import SparkSession
 
-    return (
+    spark = (
         SparkSession.builder.master(master)
         .appName("minisys")
         .config("spark.ui.enabled", "false")
@@ -42,6 +42,8 @@ def session(master: str = "local[2]", shuffle_partitions: int = 4):
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 class SparkDB:
@@ -58,7 +60,8 @@ class SparkDB:
 
     def ingest(self, table: str, data: pa.Table, primary_key: str | None = None) -> int:
         check_identifier(table)
-        self.spark.createDataFrame(data.to_pandas()).createOrReplaceTempView(table)
+        # Spark >= 4 takes an Arrow table directly (no pandas round trip).
+        self.spark.createDataFrame(data).createOrReplaceTempView(table)
         return data.num_rows
 
     def query(self, sql: str, params=()) -> list[tuple]:
