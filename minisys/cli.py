@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +27,18 @@ GROUPS: tuple[str, ...] = (
     "minisys.report",
     "minisys.services",
 )
+
+#: Paper systems; each one that has a ``cli.py`` contributes its group too.
+SYSTEMS: tuple[str, ...] = ("mapreduce", "dynamo", "dremel", "log", "consistency")
+
+
+def group_modules() -> list[str]:
+    """The core groups, then ``minisys.<system>.cli`` for every system that has one."""
+    found = list(GROUPS)
+    for system in SYSTEMS:
+        if importlib.util.find_spec(f"minisys.{system}") and importlib.util.find_spec(f"minisys.{system}.cli"):
+            found.append(f"minisys.{system}.cli")
+    return found
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minisys {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in GROUPS:
+    for name in group_modules():
         importlib.import_module(name).register(sub)
     return parser
 
