@@ -620,8 +620,15 @@ def _server_properties(home: Path, port: int, controller_port: int) -> str:
 
 
 def _cluster_id() -> str:
-    """22-character base64url of 16 random bytes, the form `kafka-storage random-uuid` prints."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """22-character base64url of 16 random bytes, the form `kafka-storage random-uuid` prints.
+
+    Like Kafka's own ``Uuid.randomUuid``, never one starting with ``-``: the
+    storage tool's argument parser would read it as an option (a 1-in-64 flake).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 def _jvm(java: str, home: Path, lib: Path) -> list[str]:

@@ -240,3 +240,10 @@ def test_kafka_not_ready_in_time_names_the_log_and_leaves_no_broker_behind(state
     assert not (state / "services" / "kafka" / "kafka.pid").exists()
     assert "kafka" not in config.read_services()
     assert services._port_free(port) and services.status()["kafka"].running is False
+
+
+def test_kafka_cluster_id_never_starts_with_a_dash_the_storage_tool_would_misread():
+    from minisys.services import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
