@@ -26,6 +26,7 @@ import pytest
 
 from minisys import config, services
 from minisys.errors import MinisysError
+from minisys.services import process
 
 
 def in_ci() -> bool:
@@ -38,7 +39,7 @@ def _free_port(pair: bool = False) -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        if port < 65535 and (not pair or services._port_free(port + 1)):
+        if port < 65535 and (not pair or process._port_free(port + 1)):
             return port
     raise RuntimeError("no free port pair found")
 
@@ -162,7 +163,7 @@ def test_postgres_up_after_a_crash_cleans_the_stale_pid_file_and_starts_again(st
     port = _free_port()
     crashed = services.start_postgres(port)
     os.kill(crashed.pid, signal.SIGKILL)
-    assert services._wait_dead(crashed.pid, "postgres", 10)
+    assert process._wait_dead(crashed.pid, "postgres", 10)
     restarted = services.start_postgres(port)
     assert not restarted.already_running and restarted.pid != crashed.pid
     assert _select_1(restarted.address) == 1
@@ -213,7 +214,7 @@ def test_kafka_lifecycle_up_idempotent_survives_crash_and_down_removes_entry(sta
     assert "already running" in _cli("up", "--kafka", "--kafka-port", str(port)).stdout
 
     os.kill(recorded["pid"], signal.SIGKILL)  # a crash leaves a stale pid file
-    assert services._wait_dead(recorded["pid"], "kafka.Kafka", 10)
+    assert process._wait_dead(recorded["pid"], "kafka.Kafka", 10)
     started = time.monotonic()
     restarted = services.start_kafka(port)
     assert not restarted.already_running and restarted.pid != recorded["pid"]
@@ -222,7 +223,7 @@ def test_kafka_lifecycle_up_idempotent_survives_crash_and_down_removes_entry(sta
     down = _cli("down", "--kafka")
     assert down.returncode == 0 and "stopped" in down.stdout
     assert "kafka" not in config.read_services()
-    assert not services._alive(restarted.pid, "kafka.Kafka")
+    assert not process._alive(restarted.pid, "kafka.Kafka")
     assert services.status()["kafka"].running is False
 
 
@@ -239,11 +240,11 @@ def test_kafka_not_ready_in_time_names_the_log_and_leaves_no_broker_behind(state
     assert failed.value.log_tail  # and the log tail above it
     assert not (state / "services" / "kafka" / "kafka.pid").exists()
     assert "kafka" not in config.read_services()
-    assert services._port_free(port) and services.status()["kafka"].running is False
+    assert process._port_free(port) and services.status()["kafka"].running is False
 
 
 def test_kafka_cluster_id_never_starts_with_a_dash_the_storage_tool_would_misread():
-    from minisys.services import _cluster_id
+    from minisys.services.kafka import _cluster_id
 
     ids = [_cluster_id() for _ in range(2000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
