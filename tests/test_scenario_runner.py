@@ -115,3 +115,56 @@ def test_user_file_without_a_scenario_is_a_clear_error(tmp_path):
 
 def test_builtin_scenarios_are_discovered():
     assert "kv-ingest" in scenario.discover()
+
+
+FIGURE_SCENARIO = textwrap.dedent(
+    '''
+    import json
+    from minisys.scenario import ExtraFigure, Metric, Outcome, Scale, Scenario
+
+    class Drawn(Scenario):
+        name = "drawn"
+        title = "Draws its own figure"
+        description = "test double"
+        systems = ("one",)
+        scales = {"tiny": Scale("tiny", 1)}
+        metrics = (Metric("x", "s"),)
+
+        def prepare(self, scale, seed, data, workdir):
+            return None
+
+        def run(self, system, workload, scale, workdir):
+            return Outcome({"x": 1.0})
+
+        def figures(self, run_dir, out_dir):
+            from matplotlib.figure import Figure
+            rows = json.loads((run_dir / "results.json").read_text())
+            fig = Figure()
+            fig.add_subplot().plot([r["value"] for r in rows])
+            out_dir.mkdir(parents=True, exist_ok=True)
+            fig.savefig(out_dir / "mine.png")
+            return [ExtraFigure("mine.png", "My own figure", "drawn from results.json")]
+
+    class Broken(Drawn):
+        name = "broken-figure"
+
+        def figures(self, run_dir, out_dir):
+            raise RuntimeError("no ink")
+    '''
+)
+
+
+def test_scenario_figures_hook_is_embedded_in_the_report_and_its_failure_reported(tmp_path):
+    from minisys.report import render_report
+
+    path = tmp_path / "drawn.py"
+    path.write_text(FIGURE_SCENARIO)
+    found = scenario.discover([path])
+    cfg = scenario.RunConfig(out_root=tmp_path / "out", progress=False, repeat=1, warmup=0)
+    run_dir = scenario.run([found["drawn"], found["broken-figure"]], cfg)
+    html = render_report(run_dir).read_text()
+    assert 'src="drawn__extra__mine.png"' in html and "My own figure" in html
+    assert (run_dir / "report" / "drawn__extra__mine.png").read_bytes()[:4] == b"\x89PNG"
+    described = {d["name"]: d for d in json.loads((run_dir / "scenarios.json").read_text())}
+    assert described["broken-figure"]["errors"] == {"figures": "RuntimeError: no ink"}
+    assert "Failed:" in html and "no ink" in html

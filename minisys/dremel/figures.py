@@ -37,15 +37,14 @@ def fields_table(run_dir: Path) -> tuple[str, dict[str, dict[int, float]]]:
 
 
 def draw_fields_figure(run_dir: Path, out: Path | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure (no pyplot): no global backend switch, nothing left open.
+    from matplotlib.figure import Figure
 
     scale, table = fields_table(run_dir)
     out = out or run_dir / "report" / "dremel_fig9_fields.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
     for system, points in table.items():
         ax.plot(list(points), list(points.values()), marker="o", label=system)
     ax.set_xticks(sorted({k for points in table.values() for k in points}))
@@ -55,7 +54,6 @@ def draw_fields_figure(run_dir: Path, out: Path | None = None) -> Path:
     ax.set_title(f"Dremel Fig. 9 shape: time vs fields read ({scale} scale)")
     ax.legend()
     fig.savefig(out, dpi=120, bbox_inches="tight")
-    plt.close(fig)
     return out
 
 

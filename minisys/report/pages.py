@@ -177,6 +177,10 @@ def render_markdown(run: Run, figures: dict[str, list[Plot]]) -> str:
             out += ["Not run:", ""]
             out += [f"- **{s}**: {reason}" for s, reason in sc.skipped.items()]
             out.append("")
+        if sc.errors:
+            out += ["Failed:", ""]
+            out += [f"- **{where}**: {why}" for where, why in sc.errors.items()]
+            out.append("")
         if sc.notes:
             out += [f"> {note}" for note in sc.notes] + [""]
         header, rows = summary_table(sc)
@@ -221,7 +225,9 @@ tr.first td { border-top: 2px solid #d0d7de; }
 table.env th { width: 190px; }
 .skipped { background: #fff8c5; border: 1px solid #e9d66b; border-radius: 6px;
            padding: 8px 14px; margin: 12px 0; }
-.skipped ul { margin: 4px 0; padding-left: 20px; }
+.skipped ul, .failed ul { margin: 4px 0; padding-left: 20px; }
+.failed { background: #ffebe9; border: 1px solid #ff8182; border-radius: 6px;
+          padding: 8px 14px; margin: 12px 0; }
 .notes { color: #424a53; }
 .verdict { font-weight: 600; }
 .wide { overflow-x: auto; }
@@ -298,6 +304,10 @@ def _html_scenario(run: Run, sc: Scenario, plots: list[Plot]) -> list[str]:
         out += [
             f"<li><strong>{html.escape(s)}</strong>: {_h(r)}</li>" for s, r in sc.skipped.items()
         ]
+        out += ["</ul>", "</div>"]
+    if sc.errors:
+        out += ['<div class="failed"><strong>Failed:</strong>', "<ul>"]
+        out += [f"<li><strong>{html.escape(w)}</strong>: {_h(r)}</li>" for w, r in sc.errors.items()]
         out += ["</ul>", "</div>"]
     if sc.notes:
         out += ['<ul class="notes">'] + [f"<li>{_h(n)}</li>" for n in sc.notes] + ["</ul>"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,22 @@ def draw_figures(run: Run, out_dir: Path) -> dict[str, list[Plot]]:
             plots = [_ratio_plot(sc, colors, out_dir)]
             plots += [_metric_plot(sc, m, colors, out_dir) for m in sc.metrics]
             plots.append(_cdf_plot(sc, colors, out_dir))
+            plots += _extra_figures(run, sc, out_dir)
             figures[sc.name] = [p for p in plots if p is not None]
     return figures
+
+
+def _extra_figures(run: Run, sc: Scenario, out_dir: Path) -> list[Plot]:
+    """A scenario's own figures (e.g. Dremel's time vs fields read), copied beside the rest."""
+    plots = []
+    for fig in sc.extra_figures:
+        src = run.path / "figures" / fig["file"]
+        if not src.is_file():
+            continue  # listed but not drawn (the scenario's hook failed): nothing to show
+        name = f"{safe_name(sc.name)}__extra__{safe_name(fig['file'])}"
+        shutil.copyfile(src, out_dir / name)
+        plots.append(Plot(file=name, kind="extra", title=fig["title"], caption=fig["caption"]))
+    return plots
 
 
 def _save(fig: Figure, out_dir: Path, name: str) -> str:

@@ -61,6 +61,8 @@ class Scenario:
     scales: list[str] = field(default_factory=list)
     systems: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: "system/scale" -> why that run failed (the runner went on without it).
+    errors: dict[str, str] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     scale_sizes: dict[str, float] = field(default_factory=dict)
@@ -70,6 +72,9 @@ class Scenario:
     #: (metric, system, scale) -> sorted raw samples, and their unit per metric.
     samples: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
     sample_units: dict[str, str] = field(default_factory=dict)
+    #: The scenario's own figures (``Scenario.figures``): file (under the run's
+    #: ``figures/``), title, caption.
+    extra_figures: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def headline(self) -> Metric | None:
@@ -286,6 +291,12 @@ def _scenario_from_meta(entry: dict[str, Any]) -> Scenario:
         scales=[str(s) for s in entry.get("scales") or []],
         systems=[str(s) for s in entry.get("systems") or []],
         skipped={str(k): str(v) for k, v in (entry.get("skipped") or {}).items()},
+        errors={str(k): str(v) for k, v in (entry.get("errors") or {}).items()},
+        extra_figures=[
+            {"file": str(f["file"]), "title": str(f.get("title") or f["file"]), "caption": str(f.get("caption") or "")}
+            for f in entry.get("figures") or []
+            if isinstance(f, dict) and f.get("file")
+        ],
         metrics=metrics,
         notes=[str(n) for n in entry.get("notes") or []],
     )

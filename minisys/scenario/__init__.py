@@ -16,7 +16,15 @@ distributions in ``samples.parquet``, and ``scenarios.json`` /
 ``environment.json``; ``minisys report`` renders it (:mod:`minisys.report`).
 """
 
-from minisys.scenario.base import PEAK_RSS, SCALE_ORDER, Metric, Outcome, Scale, Scenario
+from minisys.scenario.base import (
+    PEAK_RSS,
+    SCALE_ORDER,
+    ExtraFigure,
+    Metric,
+    Outcome,
+    Scale,
+    Scenario,
+)
 from minisys.scenario.cli import register
 from minisys.scenario.measure import measure
 from minisys.scenario.registry import (
@@ -36,6 +44,7 @@ from minisys.scenario.runner import (
 
 __all__ = [
     "DEFAULT_RESULTS_ROOT",
+    "ExtraFigure",
     "PEAK_RSS",
     "SCALE_ORDER",
     "Metric",

@@ -39,6 +39,15 @@ class Scale:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ExtraFigure:
+    """A figure a scenario draws itself (``Scenario.figures``), e.g. a paper's plot shape."""
+
+    file: str  # relative to the run's ``figures/`` directory
+    title: str
+    caption: str = ""
+
+
 @dataclass
 class Outcome:
     """What one measured run of one system returns."""
@@ -91,6 +100,15 @@ class Scenario:
 
     def run(self, system: str, workload: Any, scale: Scale, workdir: Path) -> Outcome:
         raise NotImplementedError(f"scenario {type(self).__name__} must implement run()")
+
+    def figures(self, run_dir: Path, out_dir: Path) -> list[ExtraFigure]:
+        """Draw figures the generic report cannot (called once results are written).
+
+        The report plots every metric against scale; a paper figure with a
+        different x axis (Dremel's time vs fields read) is drawn here from
+        ``run_dir/results.json`` into ``out_dir`` and embedded in the report.
+        """
+        return []
 
     def notes(self) -> list[str]:
         """Anything a reader needs to interpret the numbers (durability, threads...)."""

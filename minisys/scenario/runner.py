@@ -169,8 +169,20 @@ def run(scenario_classes: Sequence[type[Scenario]], cfg: RunConfig) -> Path:
     shutil.rmtree(run_dir / "work", ignore_errors=True)
     env["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     write_results(run_dir, results.rows, results.samples, [p.describe() for p in plans], env)
+    described = [p.describe() | {"figures": _draw_extra_figures(p, run_dir)} for p in plans]
+    (run_dir / "scenarios.json").write_text(json.dumps(described, indent=2) + "\n")
     _point_latest(cfg.out_root, run_dir)
     return run_dir
+
+
+def _draw_extra_figures(plan: Plan, run_dir: Path) -> list[dict[str, str]]:
+    """The scenario's own figures; a failing hook is reported, not fatal (the numbers stand)."""
+    try:
+        figures = plan.scenario.figures(run_dir, run_dir / "figures")
+    except Exception as exc:  # noqa: BLE001 - any bug in a plotting hook
+        plan.errors["figures"] = f"{type(exc).__name__}: {exc}"
+        return []
+    return [{"file": f.file, "title": f.title, "caption": f.caption} for f in figures]
 
 
 def environment(run_id: str, cfg: RunConfig, versions: dict[str, str]) -> dict[str, Any]:
