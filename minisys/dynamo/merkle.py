@@ -1,0 +1,175 @@
+"""Merkle-tree anti-entropy between replicas of a key range (§4.7).
+
+Hinted handoff cannot repair everything (a hint can die with its holder), so
+replicas also compare their data in the background. Dynamo keeps one Merkle
+tree per key range: leaves hash keys' values, parents hash their children.
+Two replicas exchange the root for a range they share; equal roots mean
+nothing to do, otherwise they descend only into the children that differ and
+finally transfer only the keys whose hashes differ -- so the data sent is
+proportional to the divergence, not to the range.
+
+Our tree has a fixed shape (``FANOUT`` children, ``DEPTH`` levels below the
+root): a key's leaf *bucket* is a hash of the key, and a leaf's hash covers
+the (key, digest of its siblings) pairs in it -- the layout Riak's hashtrees
+use. A fixed shape lets two replicas compare level by level without first
+agreeing on the key set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from minisys.dynamo.messages import BucketDigests, Digests, MerkleHashes, MerkleLevel, SyncKeys
+from minisys.dynamo.reconcile import Sibling, from_plain, to_plain
+from minisys.net import NetError
+
+if TYPE_CHECKING:
+    from minisys.dynamo.node import DynamoNode
+
+FANOUT = 16
+DEPTH = 2
+LEAVES = FANOUT**DEPTH
+
+
+def digest(siblings: Iterable[Sibling]) -> str:
+    """A hash of a key's sibling set: equal iff the replicas hold the same versions."""
+    h = hashlib.sha1()
+    for s in sorted(siblings, key=lambda s: (s.dot.node, s.dot.counter)):
+        h.update(f"{s.dot.node}\0{s.dot.counter}\0".encode())
+        h.update(s.value)
+        h.update(b"\1")
+    return h.hexdigest()[:16]
+
+
+def bucket(key: str) -> int:
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:4], "big") % LEAVES
+
+
+class MerkleTree:
+    """The hash tree over one range's ``key -> digest`` map: ``levels[0]`` is the root."""
+
+    def __init__(self, digests: dict[str, str]) -> None:
+        self.buckets: list[dict[str, str]] = [{} for _ in range(LEAVES)]
+        for key, d in digests.items():
+            self.buckets[bucket(key)][key] = d
+        leaves = [self._hash(f"{k}={v}" for k, v in sorted(b.items())) if b else "" for b in self.buckets]
+        levels = [leaves]
+        while len(levels[0]) > 1:
+            below = levels[0]
+            levels.insert(0, [self._hash(below[i:i + FANOUT]) if any(below[i:i + FANOUT]) else ""
+                              for i in range(0, len(below), FANOUT)])
+        self.levels = levels
+
+    @staticmethod
+    def _hash(parts: Iterable[str]) -> str:
+        return hashlib.sha1("|".join(parts).encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def root(self) -> str:
+        return self.levels[0][0]
+
+
+class AntiEntropy:
+    """Per-range key digests for this node, the Merkle exchange, and its background loop."""
+
+    def __init__(self, node: DynamoNode, interval: float) -> None:
+        self.node = node
+        self.interval = interval
+        self.index: dict[str, dict[str, str]] = {}
+        self.keys_sent = 0
+        self.keys_received = 0
+        self.exchanges = 0
+        node.on(MerkleLevel, self.on_level)
+        node.on(BucketDigests, self.on_bucket_digests)
+        node.on(SyncKeys, self.on_sync_keys)
+
+    # --- the index the trees are built from --------------------------------------------
+
+    def rebuild(self) -> None:
+        ring = self.node.ring
+        self.index = {}
+        for key in self.node.engine.keys():
+            self.index.setdefault(ring.range_of(key), {})[key] = digest(self.node.engine.get(key))
+
+    def stored(self, key: str, siblings: list[Sibling]) -> None:
+        self.index.setdefault(self.node.ring.range_of(key), {})[key] = digest(siblings)
+
+    def dropped(self, key: str) -> None:
+        self.index.get(self.node.ring.range_of(key), {}).pop(key, None)
+
+    def tree(self, range_name: str) -> MerkleTree:
+        return MerkleTree(self.index.get(range_name, {}))
+
+    # --- serving a peer -------------------------------------------------------------------
+
+    async def on_level(self, msg: MerkleLevel, sender: str) -> MerkleHashes:
+        level = self.tree(msg.range).levels[msg.level]
+        return MerkleHashes([level[i] for i in msg.indices])
+
+    async def on_bucket_digests(self, msg: BucketDigests, sender: str) -> Digests:
+        tree = self.tree(msg.range)
+        out: dict[str, str] = {}
+        for b in msg.buckets:
+            out.update(tree.buckets[b])
+        return Digests(out)
+
+    async def on_sync_keys(self, msg: SyncKeys, sender: str) -> SyncKeys | None:
+        mine: dict[str, object] = {}
+        for key, plain in msg.items.items():
+            self.keys_received += 1
+            merged = self.node.store(key, from_plain(plain))
+            if msg.reply:
+                mine[key] = to_plain(merged)
+        await self.node.engine.sync()  # a transfer's sender may delete its copy once we answer
+        return SyncKeys(mine, reply=False) if msg.reply else None
+
+    # --- initiating -----------------------------------------------------------------------
+
+    async def exchange(self, peer: str, range_name: str) -> int:
+        """Compare our tree for ``range_name`` with ``peer``'s; sync differing keys. Returns their count."""
+        node = self.node
+        timeout = node.config.replica_timeout
+        mine = self.tree(range_name)
+        self.exchanges += 1
+        differing = [0]
+        for level in range(len(mine.levels)):
+            if level > 0:
+                differing = [c for i in differing for c in range(i * FANOUT, (i + 1) * FANOUT)]
+            theirs = await node.call(peer, MerkleLevel(range_name, level, differing), timeout=timeout)
+            differing = [i for i, h in zip(differing, theirs.hashes, strict=False) if h != mine.levels[level][i]]
+            if not differing:
+                return 0
+        remote = (await node.call(peer, BucketDigests(range_name, differing), timeout=timeout)).digests
+        local: dict[str, str] = {}
+        for b in differing:
+            local.update(mine.buckets[b])
+        keys = sorted(k for k in set(local) | set(remote) if local.get(k) != remote.get(k))
+        if not keys:
+            return 0
+        items = {k: to_plain(node.engine.get(k)) for k in keys}
+        self.keys_sent += len(keys)
+        reply = await node.call(peer, SyncKeys(items), timeout=timeout)
+        for key, plain in reply.items.items():
+            node.store(key, from_plain(plain))
+        return len(keys)
+
+    async def run_forever(self) -> None:
+        """Every ``interval``: one range we replicate, one other replica of it, one exchange."""
+        node = self.node
+        while True:
+            await node.sleep(self.interval * (0.5 + node.random.random()))
+            ranges = node.my_ranges()
+            if not ranges:
+                continue
+            range_name = node.random.choice(ranges)
+            peers = [p for p in node.ring.range_preference_list(range_name, node.config.n)
+                     if p != node.node_id and node.detector.healthy(p)]
+            if not peers:
+                continue
+            peer = node.random.choice(peers)
+            try:
+                await self.exchange(peer, range_name)
+            except NetError:
+                node.detector.suspect(peer)
