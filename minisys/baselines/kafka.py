@@ -108,7 +108,7 @@ def _aiokafka():
     return aiokafka
 
 
-async def _started(client, address: str):
+async def start_client(client, address: str):
     """``await client.start()``, turning "cannot connect" into ServiceUnavailable."""
     from aiokafka.errors import KafkaConnectionError
 
@@ -138,7 +138,7 @@ async def create_topic(
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-    admin = await _started(AIOKafkaAdminClient(bootstrap_servers=address), address)
+    admin = await start_client(AIOKafkaAdminClient(bootstrap_servers=address), address)
     try:
         response = await admin.create_topics(
             [NewTopic(topic, partitions, 1, topic_configs=topic_config or {})]
@@ -157,7 +157,7 @@ async def delete_topic(address: str, topic: str) -> None:
     _aiokafka()
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = await _started(AIOKafkaAdminClient(bootstrap_servers=address), address)
+    admin = await start_client(AIOKafkaAdminClient(bootstrap_servers=address), address)
     try:
         await admin.delete_topics([topic])
     finally:
@@ -186,7 +186,7 @@ async def produce(
         bootstrap_servers=address, acks=acks, linger_ms=linger_ms,
         max_batch_size=batch_size, compression_type=compression_type,
     )
-    await _started(producer, address)
+    await start_client(producer, address)
     count = size = 0
     started = time.perf_counter()
     try:
@@ -239,7 +239,7 @@ async def consume(
         topic, bootstrap_servers=address, group_id=group_id,
         auto_offset_reset="earliest", enable_auto_commit=False,
     )
-    await _started(consumer, address)
+    await start_client(consumer, address)
     values: list[bytes] = []
     count = size = 0
     started = time.perf_counter()
@@ -282,13 +282,13 @@ async def round_trip(address: str, *, topic: str = READY_TOPIC, timeout: float =
 
     async def attempt() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=address, request_timeout_ms=5000)
-        await _started(producer, address)
+        await start_client(producer, address)
         try:
             sent = await producer.send_and_wait(topic, marker)
         finally:
             await producer.stop()
         consumer = AIOKafkaConsumer(bootstrap_servers=address, enable_auto_commit=False)
-        await _started(consumer, address)
+        await start_client(consumer, address)
         try:
             partition = TopicPartition(topic, sent.partition)
             consumer.assign([partition])
