@@ -13,6 +13,7 @@ use Postgres" answer). The paper used 10^7 messages; here the large scale is
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ class LogVsKafka(Scenario):
         if system == "kafka":
             if not config.kafka_bootstrap():
                 return f"no Kafka configured (set {config.KAFKA_ENV} or run `minisys services up --kafka`)"
+            if importlib.util.find_spec("aiokafka") is None:
+                return "the Kafka client is not installed (pip install 'minisys[kafka]')"
             from minisys.log.harness import require_kafka
 
             require_kafka()  # configured but unreachable: the user's to fix, fail now
