@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import write_text
+from .conftest import write_text
 
 MINISYS = [sys.executable, "-m", "minisys"]
 HERE = Path(__file__).parent

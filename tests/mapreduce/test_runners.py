@@ -9,13 +9,14 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import write_text
 
 from minisys.errors import BadInput
 from minisys.mapreduce import JobFailed, MasterConfig, run
 from minisys.mapreduce.driver import JobDriver
 from minisys.mapreduce.runners.inline import run_inline
 from minisys.mapreduce.runners.local import LocalRunner
+
+from .conftest import write_text
 
 JOBS = "mr_testjobs"
 

@@ -7,12 +7,13 @@ import os
 
 import aiohttp
 import pytest
-from conftest import write_text
 
 from minisys.mapreduce import JobFailed, MasterConfig
 from minisys.mapreduce.driver import JobDriver
 from minisys.mapreduce.runners.local import LocalRunner
 from minisys.mapreduce.status import CHROMIUM, chromium
+
+from .conftest import write_text
 
 
 async def _with_running_job(tmp_path, check) -> None:
