@@ -65,10 +65,26 @@ def _value(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
+_RINGS: dict[tuple[Any, ...], Ring] = {}
+_RINGS_KEPT = 8
+
+
 def ring_from_status(info: dict[str, Any], strategy: int, partitions: int) -> Ring:
+    """The ring a ``/status`` answer describes (live members' tokens only).
+
+    Rings are immutable and cache their preference lists, so clients that
+    fetched the same token map share one ring object (and its cache) instead
+    of each recomputing every range's preference list.
+    """
     live = {n for n, m in info["members"].items() if m[0] == UP}
     tokens = {int(t, 16): o for t, (o, _) in info["tokens"].items() if o in live}
-    return Ring(tokens, strategy=strategy, partitions=partitions)
+    key = (strategy, partitions, tuple(sorted(tokens.items())))
+    ring = _RINGS.get(key)
+    if ring is None:
+        if len(_RINGS) >= _RINGS_KEPT:
+            del _RINGS[next(iter(_RINGS))]
+        ring = _RINGS[key] = Ring(tokens, strategy=strategy, partitions=partitions)
+    return ring
 
 
 class SimClient:

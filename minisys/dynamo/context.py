@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 
 import msgpack
@@ -30,6 +31,10 @@ class Context:
 
     @classmethod
     def decode(cls, text: str) -> Context:
+        return _decode(text)
+
+    @classmethod
+    def _decode(cls, text: str) -> Context:
         if not text:
             return cls(VClock())
         try:
@@ -38,3 +43,10 @@ class Context:
         except (binascii.Error, ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
                 msgpack.StackError, UnicodeEncodeError):
             raise BadInput(f"context {text[:40]!r}: not a context returned by a Dynamo get") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode(text: str) -> Context:
+    """Memoised :meth:`Context.decode`: a context is immutable, and the client
+    (to route to the fastest replier) and the coordinator decode the same string."""
+    return Context._decode(text)

@@ -29,6 +29,10 @@ class FailureDetector:
         """``node`` answered us: trust it again at once."""
         self._suspect_until.pop(node, None)
 
+    def suspects_anyone(self) -> bool:
+        """False when every peer counts as healthy (lets a coordinator skip per-node checks)."""
+        return bool(self._suspect_until)
+
     def healthy(self, node: str) -> bool:
         until = self._suspect_until.get(node)
         if until is None:

@@ -45,18 +45,23 @@ class SloppyPlan:
         return self.standins.popleft(), intended
 
 
-def sloppy_quorum(plist: Sequence[str], n: int, me: str, healthy: Callable[[str], bool],
+def sloppy_quorum(plist: Sequence[str], n: int, me: str, healthy: Callable[[str], bool] | None,
                   *, local: bool) -> SloppyPlan:
     """The first N healthy nodes of ``plist``, each fallback hinted with the top-N node it covers.
 
     ``local`` means the coordinator stores a copy itself (always for puts; for
     gets only when it is a replica), so one fewer remote replica is needed.
+    ``healthy=None`` says the coordinator suspects nobody (the common case:
+    every node counts as healthy without asking).
     """
     top = list(plist[:n])
     intended = [p for p in top if p != me]
     local_hint = ""
     if local and me not in top:
         local_hint = intended.pop()  # the coordinator stands in for the last top-N node
+    if healthy is None:
+        standins = deque(p for p in plist[n:] if p != me)
+        return SloppyPlan([(p, "") for p in intended], standins, local_hint)
     rest = deque(p for p in plist[n:] if p != me and healthy(p))
     targets: list[tuple[str, str]] = []
     missing: list[str] = []

@@ -77,7 +77,10 @@ class AntiEntropy:
     def __init__(self, node: DynamoNode, interval: float) -> None:
         self.node = node
         self.interval = interval
+        #: range -> key -> digest of its siblings (what the trees are built from).
         self.index: dict[str, dict[str, str]] = {}
+        #: range -> key -> latest siblings, written since that range's last tree: hashed lazily.
+        self._dirty: dict[str, dict[str, list[Sibling]]] = {}
         self.keys_sent = 0
         self.keys_received = 0
         self.exchanges = 0
@@ -86,21 +89,42 @@ class AntiEntropy:
         node.on(SyncKeys, self.on_sync_keys)
 
     # --- the index the trees are built from --------------------------------------------
+    #
+    # Every write marks its key dirty instead of hashing it: a key written a
+    # hundred times between two exchanges is hashed once, when a tree for its
+    # range is next needed (§4.7 trees are only read by the background
+    # exchange; the request path must not pay for them).
 
     def rebuild(self) -> None:
         ring = self.node.ring
         self.index = {}
+        self._dirty = {}
         for key in self.node.engine.keys():
             self.index.setdefault(ring.range_of(key), {})[key] = digest(self.node.engine.get(key))
 
-    def stored(self, key: str, siblings: list[Sibling]) -> None:
-        self.index.setdefault(self.node.ring.range_of(key), {})[key] = digest(siblings)
+    def stored(self, key: str, siblings: list[Sibling], range_name: str | None = None) -> None:
+        name = range_name or self.node.ring.range_of(key)
+        dirty = self._dirty.get(name)
+        if dirty is None:
+            dirty = self._dirty[name] = {}
+        dirty[key] = siblings
 
     def dropped(self, key: str) -> None:
-        self.index.get(self.node.ring.range_of(key), {}).pop(key, None)
+        name = self.node.ring.range_of(key)
+        self._dirty.get(name, {}).pop(key, None)
+        self.index.get(name, {}).pop(key, None)
+
+    def digests(self, range_name: str) -> dict[str, str]:
+        """``key -> digest`` for one range, after hashing the keys written since last asked."""
+        index = self.index.setdefault(range_name, {})
+        dirty = self._dirty.pop(range_name, None)
+        if dirty:
+            for key, siblings in dirty.items():
+                index[key] = digest(siblings)
+        return index
 
     def tree(self, range_name: str) -> MerkleTree:
-        return MerkleTree(self.index.get(range_name, {}))
+        return MerkleTree(self.digests(range_name))
 
     # --- serving a peer -------------------------------------------------------------------
 

@@ -22,8 +22,9 @@ and replaced by the next healthy node with a hint (:mod:`minisys.dynamo.handoff`
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,22 +101,29 @@ class DynamoConfig:
 class QuorumRound:
     """Fan one request out to a sloppy-quorum plan; replace failures with hinted stand-ins.
 
-    Replies are collected as they arrive (one future wakes the waiter), so
-    waiting for R of N costs the same whatever N is.
+    Replies are processed as they arrive, in the attempt that received them
+    (one future wakes the waiter once enough are in), so waiting for R of N
+    costs the same whatever N is, and letting the stragglers finish after the
+    client was answered (read repair, §5; the rest of a put's N copies) needs
+    no task of its own: :meth:`finish` registers what to do once all are in.
     """
 
     def __init__(self, node: DynamoNode, plan: SloppyPlan, top: Sequence[str],
-                 request: Callable[[str, str], Coroutine[Any, Any, Any]]) -> None:
+                 request: Callable[[str, str], Awaitable[Any]],
+                 convert: Callable[[Any], Any] | None = None) -> None:
         self.node = node
         self.plan = plan
         self.top = top
         self.request = request
+        self.convert = convert
         self.replies: dict[str, Any] = {}
         self.order: list[str] = []
         self.hints: dict[str, str] = {}
         self._arrived: deque[tuple[str, str, bool, Any]] = deque()
         self._outstanding = 0
+        self._need = 0  # replies someone is waiting for; 0: arrivals just queue up
         self._wakeup: asyncio.Future[None] | None = None
+        self._then: Callable[[], None] | None = None
         for target, hint in plan.targets:
             self._launch(target, hint)
 
@@ -126,24 +134,24 @@ class QuorumRound:
 
     async def _attempt(self, target: str, hint: str) -> None:
         try:
-            self._arrived.append((target, hint, True, await self.request(target, hint)))
+            result = await self.request(target, hint)
+            if self.convert is not None:
+                result = self.convert(result)
+            self._arrived.append((target, hint, True, result))
         except NetError as exc:
             self._arrived.append((target, hint, False, exc))
         self._outstanding -= 1
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        if self._need:
+            self._process()
 
-    async def wait(self, need: int) -> int:
-        """Until ``need`` replies arrived or nobody is left to ask; returns the count."""
-        while len(self.replies) < need:
-            if not self._arrived:
-                if not self._outstanding:
-                    break
-                self._wakeup = asyncio.get_running_loop().create_future()
-                await self._wakeup
-                self._wakeup = None
-                continue
-            target, hint, ok, result = self._arrived.popleft()
+    def _satisfied(self) -> bool:
+        return len(self.replies) >= self._need or (not self._arrived and not self._outstanding)
+
+    def _process(self) -> None:
+        """Take arrivals in order until the waiter has ``_need`` replies (failures launch stand-ins)."""
+        arrived = self._arrived
+        while arrived and len(self.replies) < self._need:
+            target, hint, ok, result = arrived.popleft()
             if ok:
                 self.node.detector.alive(target)
                 self.replies[target] = result
@@ -153,11 +161,41 @@ class QuorumRound:
             nxt = self.plan.replace(target, hint, self.top)
             if nxt is not None:
                 self._launch(*nxt)
+        if not self._satisfied():
+            return
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+        if self._then is not None:
+            then, self._then = self._then, None
+            self._need = 0
+            then()
+
+    async def wait(self, need: int) -> int:
+        """Until ``need`` replies arrived or nobody is left to ask; returns the count."""
+        self._need = need
+        self._process()
+        if not self._satisfied():
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        self._need = 0
         return len(self.replies)
 
-    async def finish(self) -> int:
-        """Let the stragglers (and their stand-ins) complete: all N copies, or as many as exist."""
-        return await self.wait(len(self.plan.targets) + len(self.replies) + len(self.plan.standins) + 1)
+    def finish(self, then: Callable[[], None] | None = None) -> None:
+        """Let the stragglers (and their stand-ins) complete -- all N copies, or as many as exist -- then ``then()``."""
+        self._then = then or _nothing
+        self._need = 1 << 30
+        self._process()
+
+
+def _nothing() -> None:
+    pass
+
+
+def _siblings_of(reply: ReplicaData) -> list[Sibling]:
+    return from_plain(reply.siblings)
 
 
 class DynamoNode(Node):
@@ -241,6 +279,10 @@ class DynamoNode(Node):
         """Our copy plus any hinted copies we hold for others (a fallback serves reads too)."""
         return self._sync(self.engine.get(key), *self.engine.hinted(key).values())
 
+    def _healthy(self) -> Callable[[str], bool] | None:
+        """The failure detector's verdict for a sloppy quorum; None while it suspects nobody."""
+        return self.detector.healthy if self.detector.suspects_anyone() else None
+
     def _check_key(self, key: str) -> None:
         if not key:
             raise BadInput("key is empty")
@@ -272,13 +314,12 @@ class DynamoNode(Node):
         plist = self.ring.preference_list(key, cfg.n + cfg.fallbacks)
         top = plist[: cfg.n]
         local = self.node_id in top
-        plan = sloppy_quorum(plist, cfg.n, self.node_id, self.detector.healthy, local=local)
+        plan = sloppy_quorum(plist, cfg.n, self.node_id, self._healthy(), local=local)
 
-        async def ask(target: str, hint: str) -> list[Sibling]:
-            reply = await self.call(target, ReplicaGet(key), timeout=cfg.replica_timeout)
-            return from_plain(reply.siblings)
-
-        rnd = QuorumRound(self, plan, top, ask)
+        request = ReplicaGet(key)
+        rnd = QuorumRound(self, plan, top,
+                          lambda target, hint: self.call(target, request, timeout=cfg.replica_timeout),
+                          _siblings_of)
         if local:
             rnd.replies[self.node_id] = self.local_versions(key)
             rnd.order.append(self.node_id)
@@ -289,24 +330,26 @@ class DynamoNode(Node):
         merged = self._sync(*rnd.replies.values())
         fastest = rnd.order[0] if rnd.order else ""
         if cfg.read_repair:
-            self.spawn(self._read_repair(key, rnd), name=f"{self.node_id}.read-repair")
+            rnd.finish(functools.partial(self._read_repair, key, rnd))
         ctx = Context(reconcile.context_of(merged), fastest if fastest in top else "")
         return GetReply(to_plain(merged), ctx.encode(), self.node_id)
 
-    async def _read_repair(self, key: str, rnd: QuorumRound) -> None:
-        """After replying: wait for stragglers, then update replicas that returned stale data (§5)."""
-        await rnd.finish()
+    def _read_repair(self, key: str, rnd: QuorumRound) -> None:
+        """After replying, once the stragglers are in: update replicas that returned stale data (§5)."""
         merged = self._sync(*rnd.replies.values())
         want = reconcile.dots(merged)
-        for target, versions in list(rnd.replies.items()):
-            if reconcile.dots(versions) == want:
-                continue
+        stale = [target for target, versions in rnd.replies.items() if reconcile.dots(versions) != want]
+        if stale and self.transport.alive:
+            self.spawn(self._repair(key, merged, stale, rnd.hints), name=f"{self.node_id}.read-repair")
+
+    async def _repair(self, key: str, merged: list[Sibling], stale: list[str], hints: dict[str, str]) -> None:
+        for target in stale:
             self.stats["read_repairs"] += 1
             if target == self.node_id:
                 self.store(key, merged)
                 continue
             try:
-                await self.call(target, ReplicaPut(key, to_plain(merged), rnd.hints.get(target, "")),
+                await self.call(target, ReplicaPut(key, to_plain(merged), hints.get(target, "")),
                                 timeout=self.config.replica_timeout)
             except NetError:
                 self.detector.suspect(target)
@@ -346,7 +389,7 @@ class DynamoNode(Node):
         cfg = self.config
         plist = self.ring.preference_list(key, cfg.n + cfg.fallbacks)
         top = plist[: cfg.n]
-        plan = sloppy_quorum(plist, cfg.n, self.node_id, self.detector.healthy, local=True)
+        plan = sloppy_quorum(plist, cfg.n, self.node_id, self._healthy(), local=True)
         if plan.local_hint:
             local = self.engine.hinted(key).get(plan.local_hint, [])
         else:
@@ -358,13 +401,12 @@ class DynamoNode(Node):
         self.stats["coordinated_puts"] += 1
         payload = to_plain(stored)
 
-        async def replicate(target: str, hint: str) -> Any:
-            return await self.call(target, ReplicaPut(key, payload, hint), timeout=cfg.replica_timeout)
-
-        rnd = QuorumRound(self, plan, top, replicate)
+        rnd = QuorumRound(self, plan, top,
+                          lambda target, hint: self.call(target, ReplicaPut(key, payload, hint),
+                                                         timeout=cfg.replica_timeout))
         await self.engine.sync()  # our own copy is durable before it counts towards W
         acks = 1 + await rnd.wait(cfg.w - 1)
-        self.spawn(rnd.finish(), name=f"{self.node_id}.put-stragglers")
+        rnd.finish()  # the remaining copies: stragglers are awaited, failures get hinted stand-ins
         if acks < cfg.w:
             self.stats["failed"] += 1
             raise DynamoUnavailable(f"put {key!r}: {acks} of W={cfg.w} replicas acknowledged")

@@ -66,7 +66,9 @@ def sync(*lists: Iterable[Sibling]) -> list[Sibling]:
     by_dot: dict[tuple[str, int], Sibling] = {}
     for siblings in lists:
         for s in siblings:
-            by_dot.setdefault(_key(s), s)
+            by_dot.setdefault((s.dot.node, s.dot.counter), s)
+    if len(by_dot) <= 1:  # the common case: one version, nothing can have seen it but itself
+        return list(by_dot.values())
     alive = list(by_dot.values())
     kept = [s for s in alive if not any(o is not s and o.past.contains(s.dot) for o in alive)]
     return sorted(kept, key=_key)

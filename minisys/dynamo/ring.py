@@ -25,6 +25,7 @@ are named by strings so they can travel in messages.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,8 +35,13 @@ RING_SIZE = 1 << RING_BITS
 STRATEGIES = (1, 2, 3)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def position(key: str | bytes) -> int:
-    """A key's place on the ring: its MD5 digest as a 128-bit integer (§4.2)."""
+    """A key's place on the ring: its MD5 digest as a 128-bit integer (§4.2).
+
+    Memoised: a pure function that the client, the coordinator, every replica
+    and the Merkle index each evaluate for the same key on every request.
+    """
     data = key.encode("utf-8") if isinstance(key, str) else key
     return int.from_bytes(hashlib.md5(data).digest(), "big")
 
@@ -66,6 +72,7 @@ class Ring:
         self._owners = [tokens[t] for t in self._sorted]
         self.nodes: tuple[str, ...] = tuple(sorted(set(self._owners)))
         self._plists: dict[int, tuple[str, ...]] = {}
+        self._names: dict[int, str] = {}
         if self.partitions:
             self._width = RING_SIZE // self.partitions
 
@@ -83,7 +90,11 @@ class Ring:
         return self.range_name(self.range_index(key))
 
     def range_name(self, index: int) -> str:
-        return f"p{index}" if self.partitions else f"t{token_hex(self._sorted[index])}"
+        name = self._names.get(index)
+        if name is None:
+            name = f"p{index}" if self.partitions else f"t{token_hex(self._sorted[index])}"
+            self._names[index] = name
+        return name
 
     def range_names(self) -> list[str]:
         count = self.partitions or len(self._sorted)
@@ -121,9 +132,11 @@ class Ring:
         are fallbacks for sloppy quorums. Cached per range (a ring never
         changes); a longer walk is computed only when someone asks for it.
         """
-        want = len(self.nodes) if limit is None else min(limit, len(self.nodes))
         cached = self._plists.get(index)
-        if cached is not None and (len(cached) >= want):
+        if cached is not None and limit is not None and len(cached) >= limit:
+            return cached if len(cached) == limit else cached[:limit]
+        want = len(self.nodes) if limit is None else min(limit, len(self.nodes))
+        if cached is not None and len(cached) >= want:
             return cached if len(cached) == want else cached[:want]
         start = bisect.bisect_left(self._sorted, self._range_end(index))
         seen: list[str] = []

@@ -76,7 +76,7 @@ class MemoryEngine(Engine):
 
     def __init__(self) -> None:
         self._data: dict[str, list[Sibling]] = {}
-        self._hints: dict[tuple[str, str], list[Sibling]] = {}
+        self._hints: dict[str, dict[str, list[Sibling]]] = {}  # key -> intended node -> siblings
 
     def get(self, key: str) -> list[Sibling]:
         return list(self._data.get(key, ()))
@@ -91,19 +91,24 @@ class MemoryEngine(Engine):
         return sorted(self._data)
 
     def put_hint(self, target: str, key: str, siblings: list[Sibling]) -> None:
-        self._hints[(target, key)] = list(siblings)
+        self._hints.setdefault(key, {})[target] = list(siblings)
 
     def hints(self) -> list[tuple[str, str, list[Sibling]]]:
-        return [(t, k, list(s)) for (t, k), s in sorted(self._hints.items())]
+        return sorted((t, k, list(s)) for k, held in self._hints.items() for t, s in held.items())
 
     def delete_hint(self, target: str, key: str) -> None:
-        self._hints.pop((target, key), None)
+        held = self._hints.get(key)
+        if held is not None:
+            held.pop(target, None)
+            if not held:
+                del self._hints[key]
 
     def hinted(self, key: str) -> dict[str, list[Sibling]]:
-        return {t: list(s) for (t, k), s in sorted(self._hints.items()) if k == key}
+        held = self._hints.get(key)
+        return {t: list(held[t]) for t in sorted(held)} if held else {}
 
     def hint_count(self) -> int:
-        return len(self._hints)
+        return sum(len(held) for held in self._hints.values())
 
 
 class NodeStorageEngine(Engine):
@@ -167,6 +172,10 @@ class NodeStorageEngine(Engine):
         return sum(len(t) for t in self._hint_keys.values())
 
 
+#: How many keys' decoded siblings a SqliteEngine keeps in memory.
+CACHE_KEYS = 1 << 16
+
+
 def _pack(siblings: list[Sibling]) -> bytes:
     return msgpack.packb(to_plain(siblings), use_bin_type=True)
 
@@ -210,6 +219,16 @@ class SqliteEngine(Engine):
         self._written = 0  # writes buffered so far
         self._durable = 0  # writes known to be on disk
         self._lock = asyncio.Lock()
+        # Decoded siblings of recently read or written keys. Every write goes
+        # through put/delete, which update it, so it is never stale; it only
+        # saves the SELECT and the decoding on the event loop (not durability:
+        # acks still wait for sync()).
+        self._cache: dict[str, list[Sibling]] = {}
+        # key -> nodes we hold hints for under that key: most keys have none, so
+        # the read path (which also serves hinted copies, §4.6) skips the query.
+        self._hinted: dict[str, set[str]] = {}
+        for target, key in self._reader.execute("SELECT target, key FROM hints"):
+            self._hinted.setdefault(key, set()).add(target)
 
     # --- the buffer ------------------------------------------------------------------------
 
@@ -262,18 +281,31 @@ class SqliteEngine(Engine):
 
     # --- the engine interface ----------------------------------------------------------------
 
+    def _remember(self, key: str, siblings: list[Sibling]) -> None:
+        cache = self._cache
+        if key not in cache and len(cache) >= CACHE_KEYS:
+            del cache[next(iter(cache))]  # evict the oldest entry (insertion order)
+        cache[key] = siblings
+
     def get(self, key: str) -> list[Sibling]:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return list(cached)
         hit, blob = self._buffered(("kv", key))
         if not hit:
             row = self._reader.execute("SELECT siblings FROM kv WHERE key = ?", (key,)).fetchone()
             blob = row[0] if row else None
-        return _unpack(blob) if blob else []
+        siblings = _unpack(blob) if blob else []
+        self._remember(key, siblings)
+        return list(siblings)
 
     def put(self, key: str, siblings: list[Sibling]) -> None:
         self._write(("kv", key), _pack(siblings))
+        self._remember(key, list(siblings))
 
     def delete(self, key: str) -> None:
         self._write(("kv", key), None)
+        self._remember(key, [])
 
     def keys(self) -> list[str]:
         found = {r[0] for r in self._reader.execute("SELECT key FROM kv")}
@@ -284,6 +316,7 @@ class SqliteEngine(Engine):
 
     def put_hint(self, target: str, key: str, siblings: list[Sibling]) -> None:
         self._write(("hint", target, key), _pack(siblings))
+        self._hinted.setdefault(key, set()).add(target)
 
     def _all_hints(self) -> dict[tuple[str, str], bytes]:
         found = {(t, k): b for t, k, b in self._reader.execute("SELECT target, key, siblings FROM hints")}
@@ -300,8 +333,15 @@ class SqliteEngine(Engine):
 
     def delete_hint(self, target: str, key: str) -> None:
         self._write(("hint", target, key), None)
+        held = self._hinted.get(key)
+        if held is not None:
+            held.discard(target)
+            if not held:
+                del self._hinted[key]
 
     def hinted(self, key: str) -> dict[str, list[Sibling]]:
+        if key not in self._hinted:
+            return {}
         rows = self._reader.execute("SELECT target, siblings FROM hints WHERE key = ?", (key,)).fetchall()
         found = {t: b for t, b in rows}
         for op, blob in self._overlay().items():
@@ -313,9 +353,7 @@ class SqliteEngine(Engine):
         return {t: _unpack(b) for t, b in sorted(found.items())}
 
     def hint_count(self) -> int:
-        if not self._pending and not self._inflight:
-            return self._reader.execute("SELECT count(*) FROM hints").fetchone()[0]
-        return len(self._all_hints())
+        return sum(len(held) for held in self._hinted.values())
 
     def close(self) -> None:
         if self._pending:

@@ -53,3 +53,12 @@ def test_w1_write_is_rejected_only_when_every_node_is_down():
             c.crash(i)
         c.run(c.client("x").put("k", b"still writable"))
         assert c.node(survivor).local_versions("k")
+
+
+def test_sloppy_quorum_with_nobody_suspected_matches_the_all_healthy_plan():
+    plist = ["A", "B", "C", "D", "E"]
+    for me, local in (("B", True), ("E", True), ("E", False)):
+        fast = sloppy_quorum(plist, 3, me, None, local=local)
+        slow = sloppy_quorum(plist, 3, me, lambda n: True, local=local)
+        assert (fast.targets, list(fast.standins), fast.local_hint) == (
+            slow.targets, list(slow.standins), slow.local_hint)

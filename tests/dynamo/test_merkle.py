@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from minisys.dynamo import SimCluster
-from minisys.dynamo.merkle import MerkleTree
+from minisys.dynamo.merkle import MerkleTree, digest
 
 
 def test_equal_key_sets_have_equal_roots_and_one_change_changes_the_root():
@@ -56,3 +56,20 @@ def test_background_anti_entropy_repairs_a_replica_that_missed_writes_and_has_no
         c.run_for(15)  # hints are never delivered here (handoff is off): only anti-entropy can help
         assert c.replicas_agree(["k"])
         assert [s.value for s in c.node(top[2]).engine.get("k")] == [b"v9"]
+
+
+def test_a_write_is_hashed_into_its_range_tree_when_the_tree_is_next_built():
+    with SimCluster(nodes=3, seed=4, n=3, w=3, anti_entropy_interval=0, handoff_interval=0,
+                    gossip_interval=0) as c:
+        c.put("k", b"v1")
+        node = c.node("n0")
+        r = node.ring.range_of("k")
+        before = node.anti_entropy.tree(r).root
+        ctx = c.get("k").context
+        c.put("k", b"v2", ctx)
+        c.put("k", b"v3", c.get("k").context)  # two writes since the last tree: hashed once, lazily
+        after = node.anti_entropy.tree(r)
+        assert after.root != before
+        assert after.buckets[[i for i, b in enumerate(after.buckets) if "k" in b][0]]["k"] == digest(
+            node.engine.get("k"))
+        assert all(c.node(n).anti_entropy.tree(r).root == after.root for n in ("n1", "n2"))

@@ -70,3 +70,21 @@ def test_sqlite_engine_write_survives_kill_9(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
     assert proc.returncode == -9 and "acked" in proc.stdout
     assert [s.value for s in SqliteEngine(path).get("k")] == [b"acked"]
+
+
+async def test_sqlite_engine_cache_and_hint_index_agree_with_the_file_after_reopening(tmp_path):
+    engine = SqliteEngine(tmp_path / "n0.sqlite")
+    engine.put("k", _sibs(b"1"))
+    assert [s.value for s in engine.get("k")] == [b"1"]
+    engine.put("k", _sibs(b"2"))  # a write replaces the cached copy, never leaves it stale
+    engine.put_hint("n3", "h", _sibs(b"hinted"))
+    assert [s.value for s in engine.get("k")] == [b"2"] and list(engine.hinted("h")) == ["n3"]
+    assert engine.hinted("k") == {}
+    await engine.sync()
+    engine.close()
+    again = SqliteEngine(tmp_path / "n0.sqlite")
+    assert [s.value for s in again.get("k")] == [b"2"]
+    assert list(again.hinted("h")) == ["n3"] and again.hint_count() == 1
+    again.delete_hint("n3", "h")
+    assert again.hinted("h") == {} and again.hint_count() == 0
+    again.close()
