@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import accumulate, chain, count
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +104,20 @@ def read_lines(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
 def read_text_lines(path: str, start: int, end: int) -> Iterator[tuple[int, str]]:
     """(byte offset, decoded line) for each line starting in [start, end).
 
-    Decodes a whole block at once; for an ASCII block (the common case,
-    checked in C) characters are bytes, so offsets need no re-encoding."""
+    The per-line work is done by C iterators: each block is decoded at once
+    and split into lines in C, and the offsets are a running sum of line
+    lengths (``accumulate``) -- no Python code runs per line for an ASCII
+    block without ``\\r`` (the common case, checked in C), where characters
+    are bytes so offsets need no re-encoding."""
+    return chain.from_iterable(_text_blocks(path, start, end))
+
+
+def _text_blocks(path: str, start: int, end: int) -> Iterator[Iterator[tuple[int, str]]]:
+    """One iterator of (offset, line) per block of about ``BLOCK`` bytes."""
     with open(path, "rb") as f:
         if start > 0:
             f.seek(start - 1)
-            f.readline()
+            f.readline()  # the line holding byte start-1 belongs to the previous split
         pos = f.tell()
         while pos < end:
             block = f.read(BLOCK)
@@ -115,21 +125,27 @@ def read_text_lines(path: str, start: int, end: int) -> Iterator[tuple[int, str]
                 return
             if block[-1:] != b"\n":
                 block += f.readline()
+            if pos + len(block) > end:  # keep only the lines that start before ``end``
+                cut = block.find(b"\n", end - pos - 1)
+                if cut >= 0:
+                    block = block[: cut + 1]
             if not block.isascii():
-                for offset, line in read_lines_from(block, pos):
-                    if offset >= end:
-                        return
-                    yield offset, _decode(line, path, offset)
-                pos += len(block)
-                continue
-            lines = block.decode("ascii").split("\n")
-            if lines[-1] == "":
-                lines.pop()
-            for line in lines:
-                if pos >= end:
-                    return
-                yield pos, line[:-1] if line[-1:] == "\r" else line
-                pos += len(line) + 1
+                yield ((offset, _decode(line, path, offset)) for offset, line in read_lines_from(block, pos))
+            else:
+                text = block.decode("ascii")
+                lines = text.split("\n")
+                if lines[-1] == "":
+                    lines.pop()
+                offsets = _offsets(pos, map(len, lines))  # lengths with any \r, as on disk
+                if "\r" in text:
+                    lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
+                yield zip(offsets, lines, strict=False)  # offsets has one extra (the end)
+            pos += len(block)
+
+
+def _offsets(pos: int, lengths: Iterable[int]) -> Iterator[int]:
+    """Start offsets of consecutive lines of the given lengths (each plus its newline), in C."""
+    return map(add, accumulate(lengths, initial=pos), count())
 
 
 def read_lines_from(block: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
@@ -151,10 +167,14 @@ def _decode(line: bytes, path: str, pos: int) -> str:
 
 def read_split(split: Split) -> Iterator[tuple[Any, Any]]:
     """The (key, value) records of one split, in order."""
+    if split.format == "text":  # the common case: C iterators all the way (no generator per record)
+        return read_text_lines(split.path, split.start, split.end)
+    return _read_other(split)
+
+
+def _read_other(split: Split) -> Iterator[tuple[Any, Any]]:
     path, kind = split.path, split.format
-    if kind == "text":
-        yield from read_text_lines(path, split.start, split.end)
-    elif kind == "jsonl":
+    if kind == "jsonl":
         for pos, line in read_lines(path, split.start, split.end):
             text = _decode(line, path, pos)
             if not text.strip():

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from itertools import groupby
+from itertools import compress, groupby, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
+from zlib import crc32
 
 import msgpack
 
 from minisys.errors import BadInput
+from minisys.mapreduce.partition import hash_partition
 
 first = itemgetter(0)
 
@@ -33,7 +35,7 @@ first = itemgetter(0)
 def pack_records(records: Iterable[Any]) -> bytes:
     packer = msgpack.Packer(use_bin_type=True, autoreset=True)
     try:
-        return b"".join([packer.pack(r) for r in records])
+        return b"".join(map(packer.pack, records))
     except (TypeError, ValueError, OverflowError) as exc:
         raise BadInput(
             f"keys and values must be JSON-serialisable (str, int, float, bool, None, list, dict): {exc}"
@@ -115,6 +117,50 @@ class MapOutputBuffer:
         if self.buffered >= self.limit:
             self.spill()
 
+    def extend(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """``add`` for many pairs (a teardown's in-mapper-combined output): without
+        a combiner they are appended a buffer-full at a time, not one call each."""
+        if self.combine is not None:
+            for key, value in pairs:
+                self.add(key, value)
+            return
+        it = iter(pairs)
+        while True:
+            room = self.limit - len(self.pairs)
+            chunk = [(key, value) for key, value in islice(it, room)]  # unpacking checks each is a pair
+            self.pairs += chunk
+            self.output_records += len(chunk)
+            if len(self.pairs) >= self.limit:
+                self.spill()
+            if len(chunk) < room:
+                return
+
+    def _partitions(self, pairs: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
+        """Split ``pairs`` by partition, keeping their order within each."""
+        R = self.reduce_tasks
+        if self.partition is hash_partition:
+            if R == 1:
+                return [pairs]
+            try:  # str keys (the common case): CRC-32 of each in one comprehension, then one C pass per partition
+                ps = [crc32(pair[0].encode("utf-8", "surrogatepass")) % R for pair in pairs]
+            except AttributeError:
+                pass
+            else:
+                return [list(compress(pairs, map(p.__eq__, ps))) for p in range(R)]
+        parts: list[list[tuple[Any, Any]]] = [[] for _ in range(R)]
+        partition = self.partition
+        memo: dict[Any, int] = {}
+        for pair in pairs:
+            key = pair[0]
+            try:
+                p = memo.get(key)
+                if p is None:
+                    p = memo[key] = partition(key, R)
+            except TypeError:  # unhashable key: no memo
+                p = partition(key, R)
+            parts[p].append(pair)
+        return parts
+
     def _combined_pairs(self) -> list[tuple[Any, Any]]:
         """§4.3: the combiner runs when the buffer is written, once per distinct key."""
         assert self.combine is not None
@@ -131,18 +177,7 @@ class MapOutputBuffer:
         pairs = self._combined_pairs() if self.combine is not None else self.pairs
         if not pairs:
             return
-        parts: list[list[tuple[Any, Any]]] = [[] for _ in range(self.reduce_tasks)]
-        partition, R = self.partition, self.reduce_tasks
-        memo: dict[Any, int] = {}
-        for pair in pairs:
-            key = pair[0]
-            try:
-                p = memo.get(key)
-                if p is None:
-                    p = memo[key] = partition(key, R)
-            except TypeError:  # unhashable key: no memo
-                p = partition(key, R)
-            parts[p].append(pair)
+        parts = self._partitions(pairs)
         n = len(self.spills)
         runs: list[tuple[Path, int]] = []
         for p, items in enumerate(parts):

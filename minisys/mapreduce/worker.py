@@ -32,10 +32,14 @@ from minisys.mapreduce.inputs import describe_record, read_split
 from minisys.mapreduce.job import Job, load_job
 from minisys.mapreduce.merge import group_by_key, merge_runs
 from minisys.mapreduce.messages import MapDone, ReduceDone, Region, TaskFailed, TaskSpec
+from minisys.mapreduce.partition import hash_partition
 from minisys.mapreduce.spill import MapOutputBuffer
 
 #: Counter group of the built-in counters (§4.9: "input key/value pairs processed").
 BUILTIN = "mapreduce"
+
+#: Output lines a reducer joins into one write.
+WRITE_BATCH = 4096
 
 #: ``fetch(region, dest_path)`` copies a remote region to a local file.
 Fetcher = Callable[[Region, Path], None]
@@ -90,7 +94,8 @@ def run_map_task(spec: TaskSpec, workdir: Path, worker: str, url: str) -> MapDon
     job.input_path = spec.split.path
     step = job.steps()[spec.step]
     mapper = step.map or Job.map.__get__(job)
-    partition = step.partition or job.partition
+    # The default partitioner is passed as the plain function, so the buffer can apply it in bulk.
+    partition = step.partition or (hash_partition if type(job).partition is Job.partition else job.partition)
     out_dir = attempt_dir(workdir, spec)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
@@ -112,8 +117,7 @@ def run_map_task(spec: TaskSpec, workdir: Path, worker: str, url: str) -> MapDon
             key = None
         records = seq + 1
         seq = None
-        for out_key, out_value in job.teardown() or ():
-            add(out_key, out_value)
+        buffer.extend(job.teardown() or ())
         regions = buffer.finish(spec.merge_fan_in)
     except Exception as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -226,19 +230,24 @@ def run_reduce_task(spec: TaskSpec, workdir: Path, worker: str, fetch: Fetcher |
         skip = set(spec.skip)
         job.setup()
         with open(tmp_out, "w", encoding="utf-8") as out:
-            write = out.write
+            lines: list[str] = []  # written a batch at a time: one write call per WRITE_BATCH lines
+            append = lines.append
             for seq, (key, values) in enumerate(group_by_key(merge_runs(runs, tmp_dir, spec.merge_fan_in))):
                 if skip and seq in skip:
                     skipped += 1
                     continue
                 groups += 1
                 for out_key, out_value in reducer(key, values):
-                    write(f"{dumps(out_key)}\t{dumps(out_value)}\n")
-                    out_records += 1
+                    append(f"{dumps(out_key)}\t{dumps(out_value)}\n")
+                    if len(lines) >= WRITE_BATCH:
+                        out_records += len(lines)
+                        out.write("".join(lines))
+                        lines.clear()
             seq = None
             for out_key, out_value in job.teardown() or ():
-                write(f"{dumps(out_key)}\t{dumps(out_value)}\n")
-                out_records += 1
+                append(f"{dumps(out_key)}\t{dumps(out_value)}\n")
+            out_records += len(lines)
+            out.write("".join(lines))
         final = out_dir / part_name(spec.task)
         os.replace(tmp_out, final)  # §3.3 atomic commit: exactly one attempt's file survives
         output_bytes = final.stat().st_size

@@ -52,6 +52,29 @@ def test_text_splits_read_every_line_exactly_once_with_its_byte_offset(tmp_path_
     assert got == list(zip(offsets, lines, strict=True))
 
 
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(st.text(alphabet="ab é\r", max_size=9), max_size=30), crlf=st.booleans(),
+       split=st.integers(1, 25), block=st.sampled_from([1, 3, 8, 1 << 20]), final_newline=st.booleans())
+def test_text_reader_gives_byte_offsets_and_strips_crlf_across_blocks_and_splits(
+        tmp_path_factory, lines, crlf, split, block, final_newline):
+    """The block reader (C iterators per block) against a line-by-line reference:
+    non-ASCII lines, \\r\\n endings, a missing last newline, blocks smaller than a line."""
+    from minisys.mapreduce import inputs
+
+    end = "\r\n" if crlf else "\n"
+    data = end.join(lines) + (end if final_newline and lines else "")
+    path = tmp_path_factory.mktemp("crlf") / "f.txt"
+    path.write_bytes(data.encode())
+    want, pos = [], 0
+    for raw in data.encode().split(b"\n")[: -1 if data.endswith("\n") or not data else None]:
+        text = raw.decode()
+        want.append((pos, text[:-1] if text.endswith("\r") else text))
+        pos += len(raw) + 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(inputs, "BLOCK", block)
+        assert [rec for s in make_splits([path], split) for rec in read_split(s)] == want
+
+
 def test_readers_for_jsonl_csv_and_parquet(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"x": 1}\n\n{"x": 2}\n')
     (tmp_path / "b.csv").write_text('id,name\n1,"a, b"\n2,c\n')

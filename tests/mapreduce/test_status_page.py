@@ -25,7 +25,8 @@ async def _with_running_job(tmp_path, check) -> None:
 
     async def probe() -> None:
         try:
-            while runner.status_url is None or not driver.master.attempts:
+            # Both workers have reached the master (a loaded machine can start one late) and one task runs.
+            while runner.status_url is None or not driver.master.attempts or len(driver.master.workers) < 2:
                 await asyncio.sleep(0.05)
             await check(runner)
         finally:
