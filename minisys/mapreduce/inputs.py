@@ -78,12 +78,14 @@ def _row_groups(path: Path) -> int:
         raise BadInput(f"input {path}: not a readable Parquet file: {exc}") from None
 
 
-def read_lines(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, line without newline) for each line starting in [start, end)."""
+def _line_blocks(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, block) pairs of about ``BLOCK`` bytes of whole lines: exactly the
+    lines that *start* in [start, end) (§3.1: a split owns the lines starting in it;
+    the line holding byte ``start - 1`` belongs to the previous split)."""
     with open(path, "rb") as f:
         if start > 0:
             f.seek(start - 1)
-            f.readline()  # the line holding byte start-1 belongs to the previous split
+            f.readline()
         pos = f.tell()
         while pos < end:
             block = f.read(BLOCK)
@@ -91,14 +93,18 @@ def read_lines(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
                 return
             if block[-1:] != b"\n":
                 block += f.readline()
-            lines = block.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
-            for line in lines:
-                if pos >= end:
-                    return
-                yield pos, line
-                pos += len(line) + 1
+            if pos + len(block) > end:  # keep only the lines that start before ``end``
+                cut = block.find(b"\n", end - pos - 1)
+                if cut >= 0:
+                    block = block[: cut + 1]
+            yield pos, block
+            pos += len(block)
+
+
+def read_lines(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, line without newline) for each line starting in [start, end)."""
+    for pos, block in _line_blocks(path, start, end):
+        yield from read_lines_from(block, pos)
 
 
 def read_text_lines(path: str, start: int, end: int) -> Iterator[tuple[int, str]]:
@@ -114,33 +120,18 @@ def read_text_lines(path: str, start: int, end: int) -> Iterator[tuple[int, str]
 
 def _text_blocks(path: str, start: int, end: int) -> Iterator[Iterator[tuple[int, str]]]:
     """One iterator of (offset, line) per block of about ``BLOCK`` bytes."""
-    with open(path, "rb") as f:
-        if start > 0:
-            f.seek(start - 1)
-            f.readline()  # the line holding byte start-1 belongs to the previous split
-        pos = f.tell()
-        while pos < end:
-            block = f.read(BLOCK)
-            if not block:
-                return
-            if block[-1:] != b"\n":
-                block += f.readline()
-            if pos + len(block) > end:  # keep only the lines that start before ``end``
-                cut = block.find(b"\n", end - pos - 1)
-                if cut >= 0:
-                    block = block[: cut + 1]
-            if not block.isascii():
-                yield ((offset, _decode(line, path, offset)) for offset, line in read_lines_from(block, pos))
-            else:
-                text = block.decode("ascii")
-                lines = text.split("\n")
-                if lines[-1] == "":
-                    lines.pop()
-                offsets = _offsets(pos, map(len, lines))  # lengths with any \r, as on disk
-                if "\r" in text:
-                    lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
-                yield zip(offsets, lines, strict=False)  # offsets has one extra (the end)
-            pos += len(block)
+    for pos, block in _line_blocks(path, start, end):
+        if not block.isascii():
+            yield ((offset, _decode(line, path, offset)) for offset, line in read_lines_from(block, pos))
+            continue
+        text = block.decode("ascii")
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        offsets = _offsets(pos, map(len, lines))  # lengths with any \r, as on disk
+        if "\r" in text:
+            lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
+        yield zip(offsets, lines, strict=False)  # offsets has one extra (the end)
 
 
 def _offsets(pos: int, lengths: Iterable[int]) -> Iterator[int]:
