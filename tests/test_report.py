@@ -476,3 +476,12 @@ def test_report_command_given_the_results_root_renders_its_newest_run(tmp_path, 
     newest = make_run(tmp_path / "b", samples=False, started="2025-06-01T00:00:00")
     assert handle(parse(["report", str(tmp_path)])) == 0
     assert capsys.readouterr().out.strip() == str(newest / "report" / "index.html")
+
+
+def test_systems_in_one_scenario_never_share_a_colour_even_past_the_palette():
+    from minisys.report.plots import _distinct_colors
+
+    palette = ["red", "green", "blue"]
+    overall = {"a": "red", "b": "green", "c": "blue", "d": "red", "e": "green"}
+    colors = _distinct_colors(["a", "d", "e"], overall, palette)
+    assert colors["a"] == "red" and len(set(colors.values())) == 3

@@ -13,8 +13,10 @@ import math
 import re
 import shutil
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -76,16 +78,30 @@ def safe_name(name: str) -> str:
 def draw_figures(run: Run, out_dir: Path) -> dict[str, list[Plot]]:
     """Write every figure of the run into ``out_dir``; scenario name -> its plots, in reading order."""
     palette = matplotlib.colormaps["tab10"].colors
-    colors = {s: palette[i % len(palette)] for i, s in enumerate(run.systems())}
+    overall = {s: palette[i % len(palette)] for i, s in enumerate(run.systems())}
     figures: dict[str, list[Plot]] = {}
     with matplotlib.rc_context(STYLE):
         for sc in run.scenarios:
+            colors = _distinct_colors([*sc.systems, *sc.skipped], overall, palette)
             plots = [_ratio_plot(sc, colors, out_dir)]
             plots += [_metric_plot(sc, m, colors, out_dir) for m in sc.metrics]
             plots.append(_cdf_plot(sc, colors, out_dir))
             plots += _extra_figures(run, sc, out_dir)
             figures[sc.name] = [p for p in plots if p is not None]
     return figures
+
+
+def _distinct_colors(systems: list[str], overall: dict[str, Any], palette: Sequence[Any]) -> dict[str, Any]:
+    """A system keeps its run-wide colour unless another system in the same
+    scenario already has it (a run can hold more systems than the palette)."""
+    colors: dict[str, Any] = {}
+    for system in systems:
+        used = set(colors.values())
+        color = overall.get(system)
+        if color is None or color in used:
+            color = next((c for c in palette if c not in used), color)
+        colors[system] = color
+    return colors
 
 
 def _extra_figures(run: Run, sc: Scenario, out_dir: Path) -> list[Plot]:
