@@ -168,8 +168,11 @@ def run(scenario_classes: Sequence[type[Scenario]], cfg: RunConfig) -> Path:
                 shutil.rmtree(workdir, ignore_errors=True)
     shutil.rmtree(run_dir / "work", ignore_errors=True)
     env["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    write_results(run_dir, results.rows, results.samples, [p.describe() for p in plans], env)
-    described = [p.describe() | {"figures": _draw_extra_figures(p, run_dir)} for p in plans]
+    write_results(run_dir, results.rows, results.samples, env)
+    # After the results: a scenario's own figures are drawn from results.json,
+    # and a failing one is recorded in that scenario's errors.
+    figures = [_draw_extra_figures(p, run_dir) for p in plans]
+    described = [p.describe() | {"figures": f} for p, f in zip(plans, figures, strict=True)]
     (run_dir / "scenarios.json").write_text(json.dumps(described, indent=2) + "\n")
     _point_latest(cfg.out_root, run_dir)
     return run_dir
@@ -223,8 +226,8 @@ def _point_latest(root: Path, run_dir: Path) -> None:
         pass  # a filesystem without symlinks: `minisys report` falls back to the newest dir
 
 
-def write_results(run_dir: Path, rows: list[dict], samples: list[dict], described: list[dict], env: dict) -> None:
-    """The tidy table in three formats, samples, and the two JSON descriptions."""
+def write_results(run_dir: Path, rows: list[dict], samples: list[dict], env: dict) -> None:
+    """The tidy table in three formats, the samples, and the environment."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -238,7 +241,6 @@ def write_results(run_dir: Path, rows: list[dict], samples: list[dict], describe
     (run_dir / "results.json").write_text(json.dumps(plain, indent=1) + "\n")
     if samples:
         pq.write_table(pa.Table.from_pylist(samples), run_dir / "samples.parquet")
-    (run_dir / "scenarios.json").write_text(json.dumps(described, indent=2) + "\n")
     (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n")
 
 

@@ -28,6 +28,7 @@ from minisys.services.process import (
     ServiceStartError,
     _alive,
     _apt_install,
+    _forget_stale,
     _lock,
     _quiet,
     _record,
@@ -64,11 +65,7 @@ def _kafka_pid(home: Path, clean: bool) -> int | None:
     if _alive(pid, "kafka.Kafka"):
         return pid
     if clean:
-        # A JVM's main thread can show as a zombie while its other threads,
-        # and its sockets, are still being torn down.
-        _wait_gone(pid, 10)
-        with contextlib.suppress(OSError):
-            pidfile.unlink()
+        _forget_stale(pidfile, pid)
     return None
 
 

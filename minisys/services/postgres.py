@@ -6,7 +6,6 @@ the cluster may live under ``$TMPDIR`` instead of the state dir.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shlex
@@ -25,6 +24,7 @@ from minisys.services.process import (
     ServiceStartError,
     _alive,
     _apt_install,
+    _forget_stale,
     _is_root,
     _last_line,
     _lock,
@@ -34,7 +34,6 @@ from minisys.services.process import (
     _run,
     _tail,
     _wait_dead,
-    _wait_gone,
 )
 
 POSTGRES_PORT = 55432
@@ -149,11 +148,7 @@ def _postmaster(data: Path, clean: bool) -> tuple[int, int] | None:
     if _alive(pid, "postgres"):
         return pid, port
     if clean:
-        # Postgres itself trusts kill(pid, 0) on its lock files, which a zombie
-        # passes: let a crashed postmaster be reaped before starting anew.
-        _wait_gone(pid, 10)
-        with contextlib.suppress(OSError):
-            pidfile.unlink()
+        _forget_stale(pidfile, pid)
     return None
 
 

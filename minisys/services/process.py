@@ -75,6 +75,18 @@ def _alive(pid: int, marker: str) -> bool:
     return marker.encode() in cmdline
 
 
+def _forget_stale(pidfile: Path, pid: int) -> None:
+    """Remove the pid file of a dead server, once its process is fully gone.
+
+    A crashed server can linger as a zombie (a JVM's main thread while its
+    other threads and sockets are torn down; Postgres trusts kill(pid, 0) on
+    its lock files, which a zombie passes), so wait for it to be reaped first.
+    """
+    _wait_gone(pid, 10)
+    with contextlib.suppress(OSError):
+        pidfile.unlink()
+
+
 def _wait_gone(pid: int, seconds: float) -> None:
     """Until every thread of ``pid`` has exited (and with them its sockets and locks).
 
