@@ -34,7 +34,7 @@ def _add_job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="output directory (must not exist or be empty)")
     p.add_argument("--reduce-tasks", "-R", type=int, default=2, metavar="R")
     p.add_argument("--split-mb", type=float, default=32.0, metavar="S", help="input split size (default 32 MB)")
-    p.add_argument("--input-format", choices=("text", "jsonl", "csv", "parquet"), default=None)
+    p.add_argument("--input-format", choices=("text", "textblocks", "jsonl", "csv", "parquet"), default=None)
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", help="job argument (repeatable)")
     p.add_argument("--skip-bad-records", action="store_true", help="skip records that fail twice (§4.6)")
     p.add_argument("--no-backup-tasks", action="store_true", help="never launch backup tasks (§3.6)")

@@ -3,6 +3,11 @@
 "Text" mode gives key = byte offset, value = line, and splits on line
 boundaries: a split ``[start, end)`` owns every line that *starts* inside it,
 so a line crossing a split boundary is read whole by exactly one map task.
+"Text blocks" splits the same way, but one record is a block of about
+``BLOCK`` bytes of whole lines (key = the byte offset of its first line): the
+reader for map functions that process many lines with one library call
+(vectorised tokenising and counting), where a Python call per line would be
+the bottleneck -- §4.4's point that users add readers for their own needs.
 JSON lines split the same way. CSV files (quoted fields may hold newlines)
 are one split each; Parquet files split by row group. The "pairs" format is
 the ``json(key)<TAB>json(value)`` output of a previous step (multi-step jobs).
@@ -22,7 +27,7 @@ from typing import Any
 from minisys.errors import BadInput
 from minisys.mapreduce.messages import Split
 
-FORMATS = ("text", "jsonl", "csv", "parquet", "pairs")
+FORMATS = ("text", "textblocks", "jsonl", "csv", "parquet", "pairs")
 #: Bytes read at a time by the line readers (bounded memory per map task).
 BLOCK = 4 * 1024 * 1024
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -53,7 +58,7 @@ def input_format(path: Path, override: str | None) -> str:
 
 
 def make_splits(files: list[Path], split_bytes: int, fmt: str | None = None) -> list[Split]:
-    """Cut the inputs into M splits of about ``split_bytes`` (the paper's 16-64 MB)."""
+    """Cut the inputs into M splits of at most ``split_bytes`` (the paper's 16-64 MB), equal per file."""
     splits: list[Split] = []
     for path in files:
         kind = input_format(path, fmt)
@@ -64,8 +69,13 @@ def make_splits(files: list[Path], split_bytes: int, fmt: str | None = None) -> 
         if kind == "csv" or size == 0:
             splits.append(Split(str(path), 0, size, kind))
             continue
-        for start in range(0, size, split_bytes):
-            splits.append(Split(str(path), start, min(size, start + split_bytes), kind))
+        # Equal pieces of at most ``split_bytes``: 200 MB in 64 MB splits is four
+        # 50 MB tasks, not three full ones and a 9 MB straggler-in-reverse that
+        # leaves a worker idle at the end of the phase.
+        pieces = -(-size // split_bytes)
+        step = -(-size // pieces)
+        for start in range(0, size, step):
+            splits.append(Split(str(path), start, min(size, start + step), kind))
     return splits
 
 
@@ -99,6 +109,16 @@ def _line_blocks(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]
                     block = block[: cut + 1]
             yield pos, block
             pos += len(block)
+
+
+def read_text_blocks(path: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """(byte offset of the first line, decoded block of whole lines) for the
+    lines starting in [start, end), about ``BLOCK`` bytes at a time."""
+    for pos, block in _line_blocks(path, start, end):
+        try:
+            yield pos, block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"input {path}: byte {pos + exc.start} is not UTF-8 ({exc.reason})") from None
 
 
 def read_lines(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -160,6 +180,8 @@ def read_split(split: Split) -> Iterator[tuple[Any, Any]]:
     """The (key, value) records of one split, in order."""
     if split.format == "text":  # the common case: C iterators all the way (no generator per record)
         return read_text_lines(split.path, split.start, split.end)
+    if split.format == "textblocks":
+        return read_text_blocks(split.path, split.start, split.end)
     return _read_other(split)
 
 
@@ -238,7 +260,7 @@ def _jsonable(value: Any) -> Any:
 
 def describe_record(split: Split, key: Any) -> str:
     """Where a record is, for error messages."""
-    if split.format in ("text", "jsonl", "pairs"):
+    if split.format in ("text", "textblocks", "jsonl", "pairs"):
         return f"{split.path} at byte {key}" if split.format != "pairs" else f"{split.path}"
     if split.format == "csv":
         return f"{split.path} line {key}"

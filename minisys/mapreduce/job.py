@@ -57,7 +57,7 @@ class Job:
     are per task (the paper's workers run one task at a time).
     """
 
-    #: Input reader: "text", "jsonl", "csv", "parquet" or None (by file extension).
+    #: Input reader: "text", "textblocks", "jsonl", "csv", "parquet" or None (by file extension).
     INPUT_FORMAT: str | None = None
 
     def __init__(self, params: Any = None, args: dict[str, str] | None = None) -> None:

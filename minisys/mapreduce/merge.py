@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from minisys.errors import BadInput
-from minisys.mapreduce.spill import read_run, write_run
+from minisys.mapreduce.spill import read_run, sort_by_key, write_run
 
 first = itemgetter(0)
 second = itemgetter(1)
@@ -38,8 +38,17 @@ def _heap_merge(paths: Sequence[Path]) -> Iterator[list[Any]]:
         raise BadInput(f"keys of one job must be mutually comparable, to be sorted (§4.2): {exc}") from None
 
 
-def merge_runs(paths: Sequence[Path], tmpdir: Path, fan_in: int, tag: str = "merge") -> Iterator[list[Any]]:
-    """All records of the sorted runs ``paths``, in key order (ties in run order)."""
+def merge_runs(paths: Sequence[Path], tmpdir: Path, fan_in: int, tag: str = "merge", *,
+               records: int | None = None, memory_records: int = 0) -> Iterator[list[Any]]:
+    """All records of the sorted runs ``paths``, in key order (ties in run order).
+
+    When the runs hold ``records`` <= ``memory_records`` records in all, they
+    are sorted in memory (§3.1: the external sort is for when the data does
+    *not* fit): concatenated in run order and sorted with Python's stable
+    Timsort, which finds the presorted runs and merges them in C -- the same
+    order as the heap merge, several times faster."""
+    if records is not None and records <= memory_records:
+        return iter(_sort_in_memory(paths))
     fan_in = max(2, fan_in)
     runs = list(paths)
     passes = 0
@@ -56,6 +65,14 @@ def merge_runs(paths: Sequence[Path], tmpdir: Path, fan_in: int, tag: str = "mer
         runs = merged
         passes += 1
     return _heap_merge(runs)
+
+
+def _sort_in_memory(paths: Sequence[Path]) -> list[Any]:
+    loaded: list[Any] = []
+    for path in paths:
+        loaded.extend(read_run(path))
+    sort_by_key(loaded)  # stable: equal keys stay in run order
+    return loaded
 
 
 def group_by_key(records: Iterator[list[Any]]) -> Iterator[tuple[Any, Iterator[Any]]]:

@@ -232,7 +232,9 @@ def run_reduce_task(spec: TaskSpec, workdir: Path, worker: str, fetch: Fetcher |
         with open(tmp_out, "w", encoding="utf-8") as out:
             lines: list[str] = []  # written a batch at a time: one write call per WRITE_BATCH lines
             append = lines.append
-            for seq, (key, values) in enumerate(group_by_key(merge_runs(runs, tmp_dir, spec.merge_fan_in))):
+            # The reduce side's sort buffer is as large as the map side's (spill_records).
+            merged = merge_runs(runs, tmp_dir, spec.merge_fan_in, records=in_records, memory_records=spec.spill_records)
+            for seq, (key, values) in enumerate(group_by_key(merged)):
                 if skip and seq in skip:
                     skipped += 1
                     continue

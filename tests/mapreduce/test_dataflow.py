@@ -90,12 +90,14 @@ def test_readers_for_jsonl_csv_and_parquet(tmp_path):
     ("bad.jsonl", '{"x": 1}\n{oops\n', "bad.jsonl: line at byte 9 is not valid JSON"),
     ("bad.csv", "a,b\n1,2,3\n", "bad.csv: line 2 has 3 fields"),
     ("bad.txt", b"ok\n\xff\xfe\n", "bad.txt: line at byte 3 is not UTF-8"),
+    ("blocks.txt", b"ok\nok \xff\xfe\n", "blocks.txt: byte 6 is not UTF-8"),
 ])
 def test_malformed_input_gives_an_error_naming_file_and_place(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
+    fmt = "textblocks" if name.startswith("blocks") else None
     with pytest.raises(BadInput, match=message.replace(".", r"\.")):
-        [r for s in make_splits([path], 1 << 20) for r in read_split(s)]
+        [r for s in make_splits([path], 1 << 20, fmt) for r in read_split(s)]
 
 
 def test_map_output_buffer_spills_sorted_runs_when_full_and_merges_them_per_partition(tmp_path):
@@ -137,6 +139,30 @@ def test_external_merge_is_multi_pass_bounded_fan_in_and_keeps_ties_in_run_order
     for key, values in group_by_key(iter(merged)):
         vals = list(values)
         assert vals == sorted(vals), key  # ties come out in run order
+
+
+def test_reduce_input_that_fits_in_memory_is_sorted_in_memory_in_the_external_merges_order(tmp_path):
+    """§3.1: the external sort is only for intermediate data too large for memory."""
+    runs = []
+    for r in range(10):
+        path = tmp_path / f"run{r}.mp"
+        write_run(path, [[f"k{i:03d}", r] for i in range(r, 60, 3)])
+        runs.append(path)
+    total = sum(1 for p in runs for _ in read_run(p))
+    (tmp_path / "ext").mkdir()
+    (tmp_path / "mem").mkdir()
+    external = list(merge_runs(runs, tmp_path / "ext", fan_in=3, records=total, memory_records=total - 1))
+    in_memory = list(merge_runs(runs, tmp_path / "mem", fan_in=3, records=total, memory_records=total))
+    assert in_memory == external  # same keys, ties in the same (run) order
+    assert not list((tmp_path / "mem").glob("*"))  # no intermediate merge passes on disk
+    assert len(list((tmp_path / "ext").glob("merge-pass*"))) >= 4
+
+
+def test_text_splits_are_equal_pieces_of_at_most_the_split_size(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"x" * 201)
+    splits = make_splits([path], 64)
+    assert [(s.start, s.end) for s in splits] == [(0, 51), (51, 102), (102, 153), (153, 201)]
 
 
 def test_keys_that_cannot_be_compared_are_a_clear_error(tmp_path):

@@ -8,6 +8,8 @@ import re
 from collections import Counter, defaultdict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minisys.mapreduce import run
 
@@ -18,6 +20,28 @@ EX = "minisys.mapreduce.examples"
 def test_word_count_matches_counter(tmp_path, text_file, job):
     result = run(f"{EX}.wordcount:{job}", [text_file], tmp_path / "out", split_mb=0.1, reduce_tasks=3)
     assert dict(result.pairs()) == Counter(text_file.read_text().split())
+
+
+@settings(max_examples=40, deadline=None)
+@given(words=st.lists(st.text(alphabet="ab\u00e9", min_size=1, max_size=4), max_size=60),
+       gaps=st.lists(st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f",
+                                      "\u2003", "\u00a0 "]), min_size=60, max_size=60),
+       block=st.sampled_from([1, 7, 64]))
+def test_fast_word_count_splits_words_exactly_as_str_split_across_blocks(tmp_path_factory, words, gaps, block):
+    """The vectorised map (Arrow on ASCII blocks, Counter on the rest, merged
+    per task) must count the same words as the textbook job, whatever the
+    whitespace and however the text falls into blocks and splits."""
+    from minisys.mapreduce import inputs
+    from minisys.mapreduce.examples.wordcount import FastWordCount
+
+    path = tmp_path_factory.mktemp("fwc") / "in.txt"
+    text = "".join(w + g for w, g in zip(words, gaps, strict=False)) + "\n"
+    path.write_bytes(text.encode())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(inputs, "BLOCK", block)
+        mp.setattr(FastWordCount, "COUNT_EVERY", 2)
+        result = run(FastWordCount, [path], path.parent / "out", runner="inline", split_mb=0.0001, reduce_tasks=2)
+    assert dict(result.pairs()) == Counter(text.split())
 
 
 def test_grep_emits_matching_lines_and_counts_them(tmp_path, text_file):
