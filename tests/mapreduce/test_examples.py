@@ -26,8 +26,9 @@ def test_word_count_matches_counter(tmp_path, text_file, job):
 @given(words=st.lists(st.text(alphabet="ab\u00e9", min_size=1, max_size=4), max_size=60),
        gaps=st.lists(st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f",
                                       "\u2003", "\u00a0 "]), min_size=60, max_size=60),
-       block=st.sampled_from([1, 7, 64]))
-def test_fast_word_count_splits_words_exactly_as_str_split_across_blocks(tmp_path_factory, words, gaps, block):
+       block=st.sampled_from([1, 7, 64]), final_newline=st.booleans())
+def test_fast_word_count_splits_words_exactly_as_str_split_across_blocks(tmp_path_factory, words, gaps, block,
+                                                                        final_newline):
     """The vectorised map (Arrow on ASCII blocks, Counter on the rest, merged
     per task) must count the same words as the textbook job, whatever the
     whitespace and however the text falls into blocks and splits."""
@@ -35,7 +36,8 @@ def test_fast_word_count_splits_words_exactly_as_str_split_across_blocks(tmp_pat
     from minisys.mapreduce.examples.wordcount import FastWordCount
 
     path = tmp_path_factory.mktemp("fwc") / "in.txt"
-    text = "".join(w + g for w, g in zip(words, gaps, strict=False)) + "\n"
+    text = "".join(w + g for w, g in zip(words, gaps, strict=False))
+    text = text + "\n" if final_newline else text.rstrip() + "x"  # a last line without its newline
     path.write_bytes(text.encode())
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(inputs, "BLOCK", block)

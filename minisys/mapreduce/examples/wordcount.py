@@ -6,12 +6,13 @@ combiner collapsing them when the map buffer spills. :class:`FastWordCount`
 computes the same output the way a Python user would write it for speed: it
 reads "textblocks" records (about 4 MB of whole lines each, §4.4's
 user-chosen reader) and does the combiner's work inside the map task
-("in-mapper combining", mrjob's ``mapper_final``) with Arrow's C++ kernels --
-one split and one hash count per block -- so no Python code runs per word or
-per line. Each word leaves the task once, at ``teardown``. Words are what
-``str.split()`` returns: runs of non-whitespace (ASCII blocks take the Arrow
-path; a block with non-ASCII text is counted with ``str.split`` and
-``Counter``, so Unicode whitespace is honoured exactly).
+("in-mapper combining", mrjob's ``mapper_final``): NumPy finds the word
+boundaries of a block and Arrow's C++ hash table counts the words of eight
+blocks at a time, so no Python code runs per word or per line. Each word
+leaves the task once, at ``teardown``. Words are what ``str.split()``
+returns: runs of non-whitespace (ASCII blocks take the vectorised path; a
+block with non-ASCII text is counted with ``str.split`` and ``Counter``, so
+Unicode whitespace is honoured exactly).
 """
 
 from __future__ import annotations
@@ -66,17 +67,19 @@ class FastWordCount(WordCount):
 
         counts = pc.value_counts(pa.chunked_array(self.words, pa.binary()))
         self.words = []
-        self.partials.append(counts.filter(pc.not_equal(counts.field(0), b"")))  # runs of spaces: empty words
+        self.partials.append(counts.filter(pc.not_equal(counts.field(0), b" ")))  # runs of spaces: bare " " tokens
         if len(self.partials) >= self.COUNT_EVERY:
             self.partials = [_merge_counts(self.partials)]
 
     def teardown(self) -> Iterator[tuple[str, int]]:
+        import pyarrow.compute as pc
+
         if self.words:
             self._count()
         if self.partials:
             merged = _merge_counts(self.partials)
             self.partials = []
-            words = merged.field(0).cast("string").to_pylist()
+            words = pc.binary_slice(merged.field(0), 0, -1).cast("string").to_pylist()  # drop the trailing space
             counts = merged.field(1).to_pylist()
             if not self.unicode_counts:
                 yield from zip(words, counts, strict=True)
@@ -86,12 +89,26 @@ class FastWordCount(WordCount):
 
 
 def _ascii_words(block: str) -> Any:
-    """``block.split(" ")`` after mapping every ASCII whitespace byte to a space, as an Arrow array."""
+    """The words of an ASCII block as an Arrow binary array, each with the one
+    space that ends it (``"to be "`` is ``["to ", "be "]``; a run of spaces
+    adds bare ``" "`` tokens).
+
+    Why this shape: every ASCII whitespace byte becomes a space, and the token
+    boundaries are simply "one past each space" -- found by one NumPy
+    comparison -- so the array is the block's own bytes plus an offsets
+    buffer, built without copying or a per-word step (2-3x faster than
+    Arrow's ``split_pattern``)."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     data = block.encode("ascii").translate(_ASCII_SPACE)
-    return pc.split_pattern(pa.array([data], pa.binary()), b" ").flatten()
+    if not data.endswith(b" "):
+        data += b" "  # the file's last line had no newline
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 32)
+    offsets = np.empty(len(ends) + 1, np.int32)  # blocks are ~4 MB: int32 offsets suffice
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    return pa.Array.from_buffers(pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _merge_counts(partials: list[Any]) -> Any:
