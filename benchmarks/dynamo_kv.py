@@ -14,7 +14,6 @@ client's and every Dynamo node's high-water RSS). Targets from the issue:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import tempfile
@@ -43,6 +42,7 @@ def main() -> None:
     from minisys import config
     from minisys.dynamo.kvbench import DynamoKV, PostgresKV, SqliteKV, mixed
     from minisys.dynamo.localcluster import LocalCluster
+    from minisys.net.loop import run as run_loop
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, default=5000)
@@ -62,7 +62,7 @@ def main() -> None:
                 finally:
                     await store.close()
 
-            rows.append(summary("dynamo", asyncio.run(dyn())))
+            rows.append(summary("dynamo", run_loop(dyn())))
             node_rss = [vm_hwm_mb(p.pid) for p in cluster.procs.values()]
         if config.postgres_url():
             from minisys.baselines import postgres
@@ -77,7 +77,7 @@ def main() -> None:
                     await store.drop()
                     await store.close()
 
-            rows.append(summary("postgres", asyncio.run(pg())))
+            rows.append(summary("postgres", run_loop(pg())))
 
         async def lite():
             store = SqliteKV(Path(tmp) / "kv.sqlite")
@@ -87,7 +87,7 @@ def main() -> None:
             finally:
                 await store.close()
 
-        rows.append(summary("sqlite", asyncio.run(lite())))
+        rows.append(summary("sqlite", run_loop(lite())))
     dyn_row = rows[0]
     print(f"dynamo_kv: 5-node Dynamo (N=3 R=2 W=2, {args.routing}-driven) vs Postgres vs SQLite; "
           f"{args.ops:,} ops, 50/50 get/put, {args.concurrency} clients, 100-byte values")

@@ -159,9 +159,13 @@ def main() -> None:
     maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS (ru_maxrss) after sim runs: {maxrss_kb / 1024:.1f} MiB")
 
-    http = asyncio.run(run_http(a.http_nodes, a.http_calls, a.http_inflight))
+    # The event loop real nodes run on: uvloop when installed.
+    from minisys.net.loop import fast_loop_name
+    from minisys.net.loop import run as run_loop
+
+    http = run_loop(run_http(a.http_nodes, a.http_calls, a.http_inflight))
     print(f"http rpc   : {http['sent']:>9,} msgs in {http['wall']:6.2f} s wall "
-          f"= {http['rate']:>9,.0f} msg/s  ({a.http_nodes} aiohttp nodes on loopback, "
+          f"= {http['rate']:>9,.0f} msg/s  ({a.http_nodes} HTTP nodes on loopback, {fast_loop_name()}, "
           f"{a.http_inflight} calls in flight each, msgpack)")
     if "rpc" in sim:
         print(f"ratio sim/http (rpc, msg/s): {sim['rpc']['rate'] / http['rate']:.1f}x")

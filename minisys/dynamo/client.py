@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from minisys.dynamo.context import Context
 from minisys.dynamo.gossip import UP
@@ -29,8 +30,11 @@ from minisys.dynamo.reconcile import MergeHook, Sibling, from_plain, merge_value
 from minisys.dynamo.ring import Ring
 from minisys.errors import BadInput, MinisysError
 from minisys.net import Node, RemoteError, Unreachable
+from minisys.net.httpclient import HttpClient, HttpConnectionError, split_url
 
 ROUTINGS = ("server", "client")
+#: Largest reply the HTTP client reads: a get returns every sibling, each up to a 1 MiB value.
+REPLY_LIMIT = 1 << 30
 
 
 class DynamoUnavailableError(MinisysError):
@@ -190,6 +194,11 @@ class Client:
 
     ``routing="client"`` polls ``/status`` of a random node every ``refresh``
     seconds for the ring and sends each request to the key's coordinator.
+    Requests travel on pooled keep-alive connections
+    (:class:`~minisys.net.httpclient.HttpClient`): the client's share of
+    every operation's cost is one write and one parsed reply.
+    A node that cannot be reached is skipped for the next one; a request
+    that timed out raises ``TimeoutError`` (it may have taken effect).
     """
 
     def __init__(self, urls: Sequence[str], *, routing: str = "server", refresh: float = 10.0,
@@ -199,27 +208,23 @@ class Client:
         if routing not in ROUTINGS:
             raise BadInput(f"routing={routing!r}: choose one of {', '.join(ROUTINGS)}")
         self.urls = [u.rstrip("/") for u in urls]
+        try:
+            self._where = {u: split_url(u) for u in self.urls}
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
         self.routing = routing
         self.refresh = refresh
         self.timeout = timeout
         self._rng = random.Random(seed)
-        self._session: Any = None
+        self._http = HttpClient(max_body=REPLY_LIMIT)
         self._ring: Ring | None = None
         self._api: dict[str, str] = {}
         self._n = 3
         self._ring_at = -1e18
 
-    async def _http(self) -> Any:
-        if self._session is None:
-            import aiohttp
-
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
+        self._http = HttpClient(max_body=REPLY_LIMIT)  # usable again, like a fresh client
 
     async def __aenter__(self) -> Client:
         return self
@@ -227,22 +232,27 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _address(self, url: str) -> tuple[tuple[str, int], str]:
+        where = self._where.get(url)
+        if where is None:
+            where = self._where[url] = split_url(url)
+        return where
+
     async def status(self, url: str) -> dict[str, Any]:
-        session = await self._http()
-        async with session.get(url + "/status", headers={"Accept": "application/json"}) as resp:
-            return json.loads(await resp.text())
+        addr, base = self._address(url.rstrip("/"))
+        resp = await self._http.request(addr, "GET", base + "/status", headers={"Accept": "application/json"},
+                                        timeout=self.timeout)
+        return json.loads(resp.body)
 
     async def _order(self, key: str) -> list[str]:
         order = self._rng.sample(self.urls, len(self.urls))
         if self.routing != "client":
             return order
         if self._ring is None or time.monotonic() - self._ring_at >= self.refresh:
-            import aiohttp
-
             for url in order:
                 try:
                     info = await self.status(url)
-                except (aiohttp.ClientError, TimeoutError, ValueError):
+                except (ConnectionError, TimeoutError, ValueError):
                     continue
                 cfg = info["config"]
                 self._n = cfg["n"]
@@ -255,28 +265,26 @@ class Client:
         first = [self._api[n] for n in self._ring.preference_list(key, self._n) if n in self._api]
         return first + [u for u in order if u not in first]
 
-    async def _request(self, method: str, key: str, **kwargs: Any) -> tuple[int, Any]:
-        from urllib.parse import quote
-
-        import aiohttp
-
-        session = await self._http()
+    async def _request(self, method: str, key: str, body: bytes = b"",
+                       headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        path = "/kv/" + quote(key, safe="")
         last: Exception | None = None
         for url in await self._order(key):
+            addr, base = self._address(url)
             try:
-                async with session.request(method, f"{url}/kv/{quote(key, safe='')}", **kwargs) as resp:
-                    text = await resp.text()
-                    return resp.status, text
-            except aiohttp.ClientConnectionError as exc:
+                resp = await self._http.request(addr, method, base + path, body, headers, self.timeout)
+            except HttpConnectionError as exc:  # the load balancer tries the next node
                 last = exc
+                continue
+            return resp.status, resp.body
         raise DynamoUnavailableError(f"no node reachable ({last})")
 
     @staticmethod
-    def _fail(status: int, text: str) -> None:
+    def _fail(status: int, text: bytes) -> None:
         try:
             detail = json.loads(text).get("error", text)
         except ValueError:
-            detail = text.strip()
+            detail = text.decode("utf-8", "replace").strip()
         if status in (400, 413, 414):
             raise BadInput(detail)
         raise DynamoUnavailableError(f"HTTP {status}: {detail}")
@@ -291,8 +299,8 @@ class Client:
         return GetResult([v.encode("utf-8") for v in body["siblings"]], body["context"], body.get("coordinator", ""))
 
     async def put(self, key: str, value: bytes | str, context: str = "") -> PutResult:
-        headers = {"X-Dynamo-Context": context} if context else {}
-        status, text = await self._request("PUT", key, data=_value(value), headers=headers)
+        headers = {"X-Dynamo-Context": context} if context else None
+        status, text = await self._request("PUT", key, _value(value), headers)
         if status != 200:
             self._fail(status, text)
         body = json.loads(text)

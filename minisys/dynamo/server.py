@@ -30,8 +30,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from aiohttp import ClientSession, ClientTimeout, web
+from urllib.parse import unquote
 
 from minisys.dynamo.messages import ClientGet, ClientPut
 from minisys.dynamo.node import DynamoConfig, DynamoNode, DynamoUnavailable
@@ -39,6 +38,9 @@ from minisys.dynamo.reconcile import from_plain
 from minisys.dynamo.storage import SqliteEngine
 from minisys.errors import BadInput, MinisysError, ServiceUnavailable
 from minisys.net import HttpNetwork, NetError
+from minisys.net.httpclient import HttpClient, split_url
+from minisys.net.httpserver import HttpServer, Request, Response
+from minisys.net.loop import run as run_loop
 
 log = logging.getLogger("minisys.dynamo.server")
 
@@ -72,28 +74,50 @@ def parse_founders(spec: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(status, json.dumps(body).encode("utf-8"), "application/json")
 
 
-def _error(status: int, message: str) -> web.Response:
+def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
 class ApiServer:
-    """The client-facing HTTP API of one node (paper §4.1's get/put over HTTP)."""
+    """The client-facing HTTP API of one node (paper §4.1's get/put over HTTP).
+
+    Served by :class:`~minisys.net.httpserver.HttpServer` (keep-alive, one
+    task per request) because every client operation crosses it: its cost
+    is part of every get and put.
+    """
 
     def __init__(self, node: DynamoNode) -> None:
         self.node = node
-        cfg = node.config
-        self.app = web.Application(client_max_size=cfg.max_value_bytes + 1)
-        self.app.router.add_put("/kv/{key}", self.put)
-        self.app.router.add_get("/kv/{key}", self.get)
-        self.app.router.add_get("/status", self.status)
-        self.app.router.add_post("/admin/leave", self.leave)
 
-    async def get(self, request: web.Request) -> web.Response:
-        key = request.match_info["key"]
+    def error_page(self, status: int, reason: str) -> Response:
+        """Refusals the HTTP server makes itself (bad HTTP, body too large), in the API's JSON."""
+        if status == 413:
+            reason = f"value larger than {self.node.config.max_value_bytes} bytes"
+        return _error(status, reason)
+
+    async def __call__(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path.startswith("/kv/"):
+            raw = path[4:]
+            if not raw or "/" in raw:
+                return _error(404, f"no such resource: {path}")
+            key = unquote(raw) if "%" in raw else raw
+            if method == "GET":
+                return await self.get(key)
+            if method == "PUT":
+                return await self.put(key, request)
+            return _error(405, "/kv/{key} takes GET or PUT")
+        if path == "/status" and method == "GET":
+            return await self.status(request)
+        if path == "/admin/leave" and method == "POST":
+            return await self.leave()
+        return _error(404, f"no such resource: {method} {path}")
+
+    async def get(self, key: str) -> Response:
         try:
             reply = await self.node.on_client_get(ClientGet(key), "http")
         except BadInput as exc:
@@ -105,17 +129,13 @@ class ApiServer:
                 "coordinator": reply.coordinator}
         return _json(body, 200 if sibs else 404)
 
-    async def put(self, request: web.Request) -> web.Response:
-        key = request.match_info["key"]
-        try:
-            value = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"value larger than {self.node.config.max_value_bytes} bytes")
+    async def put(self, key: str, request: Request) -> Response:
+        value = request.body
         try:
             value.decode("utf-8")
         except UnicodeDecodeError:
             return _error(400, "value is not UTF-8 text")
-        context = request.headers.get("X-Dynamo-Context", "")
+        context = request.headers.get("x-dynamo-context", "")
         try:
             reply = await self.node.on_client_put(ClientPut(key, value, context), "http")
         except BadInput as exc:
@@ -125,7 +145,7 @@ class ApiServer:
             return _error(503, str(exc))
         return _json({"context": reply.context, "coordinator": reply.coordinator})
 
-    async def leave(self, request: web.Request) -> web.Response:
+    async def leave(self) -> Response:
         """The administrator removes this node (§4.9): hand ranges over, announce, stop owning tokens."""
         from minisys.dynamo.transfer import leave
 
@@ -136,10 +156,10 @@ class ApiServer:
         await leave(self.node)
         return _json({"left": self.node.node_id})
 
-    async def status(self, request: web.Request) -> web.Response:
+    async def status(self, request: Request) -> Response:
         info = self.node.status()
-        if "text/html" in request.headers.get("Accept", ""):
-            return web.Response(text=status_html(info), content_type="text/html")
+        if "text/html" in request.headers.get("accept", ""):
+            return Response(200, status_html(info).encode("utf-8"), "text/html; charset=utf-8")
         return _json(info)
 
 
@@ -169,21 +189,26 @@ async def discover_seeds(seeds: tuple[str, ...], wait: float) -> dict[str, str]:
     found: dict[str, str] = {}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    async with ClientSession(timeout=ClientTimeout(total=2.0)) as session:
+    client = HttpClient(limit=1)
+    try:
         while True:
             for seed in seeds:
                 url = seed if seed.startswith("http") else f"http://{seed}"
                 try:
-                    async with session.get(url.rstrip("/") + "/status") as resp:
-                        info = json.loads(await resp.text())
+                    addr, base = split_url(url)
+                    resp = await client.request(addr, "GET", base + "/status", timeout=2.0,
+                                                headers={"Accept": "application/json"})
+                    info = json.loads(resp.body)
                     found[info["node"]] = info["address"]
-                except (TimeoutError, OSError, ValueError, KeyError):
+                except (TimeoutError, OSError, ValueError, KeyError, TypeError):
                     continue
             if found or not seeds:
                 return found
             if loop.time() >= deadline:
                 raise ServiceUnavailable(f"no seed answered within {wait:.0f}s: {', '.join(seeds)}")
             await asyncio.sleep(0.2)
+    finally:
+        await client.close()
 
 
 async def serve(opts: ServeOptions, config: DynamoConfig, stop: asyncio.Event | None = None) -> None:
@@ -229,21 +254,21 @@ async def serve(opts: ServeOptions, config: DynamoConfig, stop: asyncio.Event | 
             pass
     node: DynamoNode = await net.add_node(opts.node_id, factory, port=rpc_port)  # type: ignore[assignment]
     node.address_book = net.directory
-    runner = web.AppRunner(ApiServer(node).app, access_log=None)
-    await runner.setup()
+    api = ApiServer(node)
+    server = HttpServer(api, opts.host, opts.port, max_body=config.max_value_bytes, error_page=api.error_page)
     try:
-        await web.TCPSite(runner, opts.host, opts.port).start()
+        await server.start()
         log.info("dynamo node %s: API %s, RPC %s", opts.node_id, api_url, rpc_url)
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await server.close()
         await net.close()
         node.engine.close()
 
 
 def run(opts: ServeOptions, config: DynamoConfig) -> None:
     try:
-        asyncio.run(serve(opts, config))
+        run_loop(serve(opts, config))  # uvloop when installed: the event loop is much of a node's CPU
     except OSError as exc:
         rpc = opts.rpc_port or opts.port + 1000
         raise MinisysError(f"dynamo node {opts.node_id}: cannot listen on port {opts.port} (API) or {rpc} "

@@ -1,9 +1,12 @@
-"""The transport over real HTTP: each node an aiohttp server, peers found by id.
+"""The transport over real HTTP: each node an HTTP/1.1 server, peers found by id.
 
 Why HTTP: it is what every machine already speaks, passes through proxies
-and can be poked with curl, and aiohttp gives pooled keep-alive connections,
-so the same node classes that run in the simulator serve real requests from
-real processes (DESIGN principle 2). The wire format is in
+and can be poked with curl, so the same node classes that run in the
+simulator serve real requests from real processes (DESIGN principle 2).
+Every RPC is one HTTP exchange, so its cost is the transport's cost: the
+server (:mod:`minisys.net.httpserver`) and the pooled keep-alive client
+(:mod:`minisys.net.httpclient`) are lean asyncio protocols over the
+``httptools`` parser rather than a web framework. The wire format is in
 :mod:`minisys.net.wire`.
 
 Safety defaults (DESIGN principle 6): servers bind 127.0.0.1 unless told
@@ -25,25 +28,34 @@ at that address), is :class:`Unreachable`; any other refusal is
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
 from minisys.net.errors import (
     MessageDecodeError,
     MessageEncodeError,
+    NetError,
     Rejected,
     RpcTimeout,
     Unreachable,
 )
+from minisys.net.httpclient import (
+    Address,
+    HttpClient,
+    HttpConnectionError,
+    HttpResponse,
+    HttpTimeout,
+    ReplyTooLarge,
+    split_url,
+)
+from minisys.net.httpserver import HttpServer, Request, Response
 from minisys.net.messages import CODECS, CONTENT_TYPES, Codec, message_name
 from minisys.net.storage import Storage
 from minisys.net.transport import Node, NodeFactory, Transport
@@ -76,12 +88,12 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _plain(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=_one_line(reason) + "\n", headers=headers)
+def _plain(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, (_one_line(reason) + "\n").encode("utf-8"), headers=headers)
 
 
 class HttpTransport(Transport):
-    """One node's side of the HTTP network: a client session and a request handler."""
+    """One node's side of the HTTP network: a pooled client and the RPC endpoint."""
 
     def __init__(self, net: HttpNetwork, node_id: str, storage: Storage, rng: random.Random) -> None:
         super().__init__(
@@ -93,14 +105,13 @@ class HttpTransport(Transport):
         )
         self._net = net
         self._codec: Codec = net.codec
-        self._headers = {"Content-Type": CONTENT_TYPES[net.codec]}
+        self._content_type = CONTENT_TYPES[net.codec]
+        self._headers = {"Content-Type": self._content_type}
+        self._auth = f"Bearer {net.token}".encode() if net.token is not None else None
         if net.token is not None:
             self._headers["Authorization"] = f"Bearer {net.token}"
-        # One pooled session per node: keep-alive connections to each peer.
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=net.connections_per_node),
-            timeout=aiohttp.ClientTimeout(total=None),
-        )
+        # One pool per node: keep-alive connections to each peer.
+        self._client = HttpClient(limit=net.connections_per_node, max_body=net.max_body)
 
     def peers(self) -> tuple[str, ...]:
         return tuple(n for n in self._net.directory if n != self.node_id)
@@ -108,102 +119,155 @@ class HttpTransport(Transport):
     def now(self) -> float:
         return time.time()
 
-    def _url(self, dest: str) -> str:
+    def _address(self, dest: str) -> tuple[Address, str]:
         base = self._net.directory.get(dest)
         if base is None:
             raise Unreachable(dest, "not in the directory")
-        return base.rstrip("/") + RPC_PATH
+        return self._net._split(base)
 
     def send(self, dest: str, msg: Any) -> None:
         if not self.alive:
             return
-        url = self._url(dest)
+        addr, path = self._address(dest)
         body = encode_request(SEND, self.node_id, dest, msg, self._codec)  # errors surface here
-        self.spawn(self._post_one_way(dest, url, body, message_name(msg)))
+        self.spawn(self._post_one_way(dest, addr, path, body, message_name(msg)))
 
-    async def _post_one_way(self, dest: str, url: str, body: bytes, type_name: str) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.default_timeout)
+    async def _post_one_way(self, dest: str, addr: Address, path: str, body: bytes, type_name: str) -> None:
         try:
-            async with self._session.post(url, data=body, headers=self._headers, timeout=timeout) as resp:
-                if resp.status != 202:
-                    text = _one_line(await resp.text(errors="replace"))
-                    log.warning("%s -> %s: %s refused with %d: %s", self.node_id, dest, type_name,
-                                resp.status, text)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            resp = await self._client.request(addr, "POST", path + RPC_PATH, body, self._headers,
+                                              self.default_timeout)
+        except (HttpTimeout, HttpConnectionError, ReplyTooLarge) as exc:
             log.debug("%s -> %s: %s lost: %r", self.node_id, dest, type_name, exc)
+            return
+        if resp.status != 202:
+            log.warning("%s -> %s: %s refused with %d: %s", self.node_id, dest, type_name,
+                        resp.status, _one_line(resp.text()))
+
+    def _start(self, dest: str, msg: Any, timeout: float) -> asyncio.Future[HttpResponse]:
+        addr, path = self._address(dest)
+        body = encode_request(CALL, self.node_id, dest, msg, self._codec)
+        return self._client.start(addr, "POST", path + RPC_PATH, body, self._headers, timeout)
+
+    def _reply(self, dest: str, msg: Any, timeout: float, done: asyncio.Future[HttpResponse]) -> Any:
+        """The outcome of a finished request: the reply message, or the transport's exception."""
+        try:
+            resp = done.result()
+        except HttpTimeout:
+            raise RpcTimeout(dest, message_name(msg), timeout) from None
+        except HttpConnectionError as exc:
+            raise Unreachable(dest, _one_line(str(exc))) from None
+        except ReplyTooLarge as exc:
+            raise Rejected(dest, exc.status, str(exc)) from None
+        status = resp.status
+        if status == 200:
+            codec = codec_for(resp.content_type)
+            if codec is not None:
+                return decode_reply(resp.body, codec, dest, message_name(msg))
+        reason = _one_line(resp.text()) or f"HTTP {status}"
+        if status in (404, 503):
+            raise Unreachable(dest, reason)
+        raise Rejected(dest, status, reason)
 
     async def call(self, dest: str, msg: Any, timeout: float | None = None) -> Any:
         if not self.alive:
             raise asyncio.CancelledError()  # as in the simulator: a stopped node's code is ending
         if timeout is None:
             timeout = self.default_timeout
-        url = self._url(dest)
-        type_name = message_name(msg)
-        body = encode_request(CALL, self.node_id, dest, msg, self._codec)
+        done = self._start(dest, msg, timeout)
         try:
-            async with self._session.post(
-                url, data=body, headers=self._headers, timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as resp:
-                status = resp.status
-                if (resp.content_length or 0) > self._net.max_body:
-                    raise Rejected(dest, status, f"reply larger than {self._net.max_body} bytes")
-                data = await resp.read()
-                codec = codec_for(resp.content_type)
-        except TimeoutError:
-            raise RpcTimeout(dest, type_name, timeout) from None
-        except aiohttp.ClientError as exc:
-            raise Unreachable(dest, _one_line(str(exc)) or type(exc).__name__) from None
-        if status == 200 and codec is not None:
-            return decode_reply(data, codec, dest, type_name)
-        reason = _one_line(data.decode("utf-8", "replace")) or f"HTTP {status}"
-        if status in (404, 503):
-            raise Unreachable(dest, reason)
-        raise Rejected(dest, status, reason)
+            await done
+        except Exception:  # noqa: BLE001 -- mapped to the transport's exceptions just below
+            pass
+        return self._reply(dest, msg, timeout, done)
+
+    def call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
+                  timeout: float | None = None) -> None:
+        """:meth:`call` without a task: the reply's future calls ``then`` (a coordinator's fan-out)."""
+        if not self.alive:
+            return
+        if timeout is None:
+            timeout = self.default_timeout
+        try:
+            done = self._start(dest, msg, timeout)
+        except Unreachable as exc:
+            self._loop.call_soon(self._then, then, None, exc)
+            return
+        done.add_done_callback(functools.partial(self._answer, dest, msg, timeout, then))
+
+    def _answer(self, dest: str, msg: Any, timeout: float, then: Callable[[Any, BaseException | None], None],
+                done: asyncio.Future[HttpResponse]) -> None:
+        if not self.alive:
+            if not done.cancelled():
+                done.exception()  # retrieved: a stopped node hears nothing more
+            return
+        try:
+            reply = self._reply(dest, msg, timeout, done)
+        except NetError as exc:
+            self._then(then, None, exc)
+            return
+        except Exception as exc:  # a reply that does not decode is a bug somewhere: log it, as a task would
+            log.error("node %s: reply to %s from %s failed", self.node_id, message_name(msg), dest, exc_info=exc)
+            return
+        self._then(then, reply, None)
+
+    def _then(self, then: Callable[[Any, BaseException | None], None], reply: Any,
+              error: BaseException | None) -> None:
+        if self.alive:
+            try:
+                then(reply, error)
+            except Exception as exc:
+                log.error("node %s: reply callback failed", self.node_id, exc_info=exc)
 
     # --- the server side -----------------------------------------------------------
 
-    async def serve_rpc(self, request: web.Request) -> web.StreamResponse:
+    async def serve(self, request: Request) -> Response:
+        """The node's HTTP endpoints: ``POST /minisys/rpc`` (every message) and ``GET /minisys/health``."""
+        if request.path != RPC_PATH or request.method != "POST":
+            if request.path == RPC_PATH:
+                return _plain(405, f"{RPC_PATH} takes POST", {"Allow": "POST"})
+            if request.path == HEALTH_PATH and request.method == "GET":
+                return Response(200, f"ok {self.node_id}\n".encode())
+            return _plain(404, f"no such endpoint: {request.method} {request.path}")
         net = self._net
         if not self.alive:
             return _plain(503, f"node {self.node_id!r} is stopping")
-        if net.token is not None:
-            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-            if not hmac.compare_digest(given, f"Bearer {net.token}".encode()):
+        if self._auth is not None:
+            given = request.headers.get("authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, self._auth):
                 return _plain(401, "missing or wrong token", {"WWW-Authenticate": "Bearer"})
-        codec = codec_for(request.content_type)
+        content_type = request.headers.get("content-type")
+        codec: Codec | None = self._codec if content_type == self._content_type else codec_for(request.content_type)
         if codec is None:
             return _plain(415, f"Content-Type must be {' or '.join(CONTENT_TYPES.values())}, "
                                f"got {request.content_type!r}")
-        too_big = f"body larger than {net.max_body} bytes"
-        if request.content_length is not None and request.content_length > net.max_body:
-            return _plain(413, too_big)
+        if len(request.body) > net.max_body:  # the server refuses these before reading them
+            return _plain(413, f"body larger than {net.max_body} bytes")
         try:
-            data = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _plain(413, too_big)
-        try:
-            env = decode_request(data, codec)
+            env = decode_request(request.body, codec)
         except MessageDecodeError as exc:
             return _plain(400, str(exc))
         if env.dst != self.node_id:
             return _plain(404, f"no node {env.dst!r} here; this is {self.node_id!r}")
         if env.kind == SEND:
             self.spawn(self._handle_one_way(env))
-            return web.Response(status=202)
-        # A task of this node, so stopping the node cancels it (like a crash)
-        # instead of the server waiting for it.
-        handling = self._loop.create_task(self._invoke(env.msg, env.src))
-        self._tasks.add(handling)
-        handling.add_done_callback(self._tasks.discard)
+            return Response(202)
+        # This request's task is one of the node's, so stopping the node
+        # cancels it (like a crash) and the caller hears 503 instead of the
+        # server waiting for the handler.
+        me = request.task
+        assert me is not None
+        self._tasks.add(me)
         try:
-            body = encode_reply(await handling, codec)
+            body = encode_reply(await self._invoke(env.msg, env.src), codec)
         except asyncio.CancelledError:
-            if handling.cancelled() and not self.alive:
+            if not self.alive:
                 return _plain(503, f"node {self.node_id!r} stopped while handling the request")
             raise
         except Exception as exc:
             body = encode_failure(type(exc).__name__, str(exc), codec)
-        return web.Response(body=body, content_type=CONTENT_TYPES[codec])
+        finally:
+            self._tasks.discard(me)
+        return Response(200, body, CONTENT_TYPES[codec])
 
     async def _handle_one_way(self, env: Envelope) -> None:
         try:
@@ -214,25 +278,22 @@ class HttpTransport(Transport):
             log.warning("node %s: cannot answer %s from %s: %s", self.node_id,
                         message_name(env.msg), env.src, exc)
 
-    async def serve_health(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text=f"ok {self.node_id}\n")
-
     async def _finish(self) -> None:
         """After :meth:`_kill`: wait for the cancelled tasks, then drop the connections."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._session.close()
+        await self._client.close()
 
 
 class _Hosted:
-    def __init__(self, transport: HttpTransport, node: Node, runner: web.AppRunner | None) -> None:
+    def __init__(self, transport: HttpTransport, node: Node, server: HttpServer | None) -> None:
         self.transport = transport
         self.node = node
-        self.runner = runner
+        self.server = server
 
 
 class HttpNetwork:
-    """Nodes hosted in this process, each an aiohttp server, plus a directory of peers.
+    """Nodes hosted in this process, each an HTTP server, plus a directory of peers.
 
     ``directory`` maps node ids to base URLs (``http://10.0.0.5:8001``) and
     may name nodes in other processes; :meth:`add_node` adds this process's
@@ -267,7 +328,18 @@ class HttpNetwork:
         self.seed = seed
         self.connections_per_node = connections_per_node
         self._hosted: dict[str, _Hosted] = {}
+        self._addresses: dict[str, tuple[Address, str]] = {}
         self._storages: dict[str, Storage] = {}
+
+    def _split(self, base: str) -> tuple[Address, str]:
+        """A directory URL's (host, port) and base path, parsed once per URL."""
+        found = self._addresses.get(base)
+        if found is None:
+            try:
+                found = self._addresses[base] = split_url(base)
+            except ValueError as exc:
+                raise Unreachable(base, str(exc)) from None
+        return found
 
     def _storage(self, node_id: str) -> Storage:
         if node_id not in self._storages:
@@ -288,24 +360,18 @@ class HttpNetwork:
             raise ValueError(f"node {node_id!r} is already running here")
         transport = HttpTransport(self, node_id, self._storage(node_id), self._rng(node_id))
         node = (factory or Node)(transport)
-        app = web.Application(client_max_size=self.max_body)
-        app.router.add_post(RPC_PATH, transport.serve_rpc)
-        app.router.add_get(HEALTH_PATH, transport.serve_health)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
-        await runner.setup()
+        server = HttpServer(transport.serve, self.host, port, max_body=self.max_body)
         try:
-            await web.TCPSite(runner, self.host, port).start()
+            bound_port = await server.start()
         except BaseException:
             transport._kill()
-            await runner.cleanup()
             await transport._finish()
             raise
-        bound_port = runner.addresses[0][1]
         url_host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         if ":" in url_host:
             url_host = f"[{url_host}]"
         self.directory[node_id] = f"http://{url_host}:{bound_port}"
-        self._hosted[node_id] = _Hosted(transport, node, runner)
+        self._hosted[node_id] = _Hosted(transport, node, server)
         transport.spawn(node.start(), name=f"{node_id}.start")
         return node
 
@@ -332,8 +398,8 @@ class HttpNetwork:
         """
         hosted = self._hosted.pop(node_id)
         hosted.transport._kill()  # from here on the server answers 503
-        if hosted.runner is not None:
-            await hosted.runner.cleanup()
+        if hosted.server is not None:
+            await hosted.server.close(SHUTDOWN_GRACE)
         await hosted.transport._finish()
 
     async def close(self) -> None:

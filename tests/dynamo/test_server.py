@@ -126,3 +126,33 @@ async def test_a_node_joins_through_a_seed_and_leaves_through_the_admin_endpoint
         await a
         if b is not None:
             await b
+
+
+async def test_keys_are_percent_decoded_and_unknown_routes_get_json_404_and_405(tmp_path):
+    async def body(s, url):
+        async with Client([url]) as cl:  # the client percent-encodes: a key may hold '/', '?' or spaces
+            await cl.put("a/b?c d", "v")
+            assert (await cl.get("a/b?c d")).values == [b"v"]
+        async with s.get(url + "/kv/a%2Fb%3Fc%20d") as r:
+            assert r.status == 200 and (await r.json())["siblings"] == ["v"]
+        async with s.get(url + "/nowhere") as r:
+            assert r.status == 404 and "error" in await r.json()
+        async with s.delete(url + "/kv/k") as r:
+            assert r.status == 405 and "error" in await r.json()
+        async with s.get(url + "/kv/a/b") as r:  # one path segment per key
+            assert r.status == 404
+
+    await _with_node(tmp_path, body)
+
+
+async def test_the_client_reuses_keep_alive_connections_and_skips_a_dead_node(tmp_path):
+    async def body(s, url):
+        dead = "http://127.0.0.1:1"  # nothing listens there
+        async with Client([dead, url], seed=3) as cl:
+            for i in range(10):
+                await cl.put(f"k{i}", f"v{i}")
+            pools = cl._http._pools
+            live = [p for addr, p in pools.items() if addr[1] != 1]
+            assert len(live) == 1 and live[0].open == 1  # ten requests, one connection
+
+    await _with_node(tmp_path, body)
