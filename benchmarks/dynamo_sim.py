@@ -8,7 +8,8 @@ request path; the in-memory engine unless ``--engine durable``): N=3 R=2 W=2, st
 mix from ``--clients`` concurrent clients using client-driven routing.
 Python's cyclic garbage collector is off during the timed loop (``--gc``
 keeps it on; the run reports how many cyclic objects it would have found).
-Prints simulated requests per wall second, the wall time, the simulated
+Prints simulated requests per wall second, the wall and CPU time (on a
+shared machine the two differ by what other processes took), the simulated
 messages, and peak memory (RSS). There is no "real system"
 to put next to a simulator, so the comparison printed is with the transport
 alone: ``benchmarks/net_sim.py``'s rpc workload rate on this machine.
@@ -61,15 +62,17 @@ def run(nodes: int, requests: int, clients: int, seed: int, engine: str = "memor
     async def main() -> None:
         await asyncio.gather(*(client(i) for i in range(clients)))
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     c.run(main())
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     stats = c.net.stats()
     gc.enable()
     cyclic = gc.collect()
     c.close()
     gc.unfreeze()
-    return {"build_s": build_s, "wall_s": wall, "requests": done[0], "messages": stats["sent"], "cyclic": cyclic}
+    return {"build_s": build_s, "wall_s": wall, "cpu_s": cpu, "requests": done[0], "messages": stats["sent"],
+            "cyclic": cyclic}
 
 
 def main() -> None:
@@ -90,6 +93,8 @@ def main() -> None:
           f"{args.engine} engine)")
     print(f"  cluster build        {res['build_s']:.1f} s")
     print(f"  wall time            {res['wall_s']:.1f} s   (target <= 60 s for 1,000,000 requests)")
+    print(f"  CPU time             {res['cpu_s']:.1f} s   ({res['requests'] / res['cpu_s']:,.0f} requests / CPU-s; "
+          "wall minus CPU is time other processes had this core)")
     print(f"  requests / wall-s    {rate:,.0f}")
     print(f"  messages / wall-s    {msg_rate:,.0f}   ({res['messages']:,} messages, "
           f"{res['messages'] / max(1, res['requests']):.1f} per request)")

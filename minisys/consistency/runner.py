@@ -147,20 +147,40 @@ def _sync_op(client: Any, rec: Recorder, process: int, f: str, key: str, value: 
 
 
 def run_threads(store: SyncStore, workload: Workload, *, seed: int, processes: int = 5,
-                ops_per_process: int = 50, check_timeout: float = 30.0) -> RunResult:
-    """One run against a real store: a thread and a connection per process."""
+                ops_per_process: int = 50, check_timeout: float = 30.0, ops_after_fault: int = 0,
+                max_ops_per_process: int | None = None) -> RunResult:
+    """One run against a real store: a thread and a connection per process.
+
+    With ``ops_after_fault`` each process goes on past ``ops_per_process``
+    until it has *started* that many operations after the store's nemesis
+    completed its first fault (``store.faults_completed() >= 1``: for a real
+    store, a node killed and restarted), and at most ``max_ops_per_process``
+    (default ten times ``ops_per_process``). The run is bounded by an
+    operation count, never by wall time: on a fast store the clients could
+    otherwise be done before the nemesis' first kill, and the run would show
+    nothing about faults.
+    """
     rec = Recorder()
     store.open()
     errors: list[BaseException] = []
     try:
         clients = [store.client(p) for p in range(processes)]
         barrier = threading.Barrier(processes)
+        limit = max(ops_per_process, max_ops_per_process or 10 * ops_per_process)
+        completed = getattr(store, "faults_completed", None)
+
+        def faulted() -> bool:
+            return completed is not None and completed() >= 1
 
         def body(p: int) -> None:
             rng = random.Random(f"{seed}/process/{p}")
+            done = after = 0
             try:
                 barrier.wait()
-                for _ in range(ops_per_process):
+                while done < limit and (done < ops_per_process or after < ops_after_fault):
+                    if ops_after_fault and faulted():
+                        after += 1
+                    done += 1
                     f, key, value = workload.next_op(rng)
                     if f not in store.functions:
                         f = "write"

@@ -199,6 +199,24 @@ class SimCluster:
                 return False
         return True
 
+    def convergence_bound(self) -> float:
+        """Virtual seconds within which the background mechanisms must make replicas agree once faults stop.
+
+        Derived, not guessed: a suspicion expires after ``retry_after``; a
+        hint is offered again within 1.5 ``handoff_interval`` (the loop's
+        jitter); then anti-entropy compares every ``(range, peer)`` pair of
+        every node within one round-robin cycle
+        (:meth:`~minisys.dynamo.merkle.AntiEntropy.cycle_seconds`). Two cycles
+        are allowed: the cycle running when the last hint lands may already be
+        past the pair it changed, and an exchange can time out once. Infinite
+        when anti-entropy is off (then only hints and read repair converge).
+        """
+        cfg = self.config
+        if cfg.anti_entropy_interval <= 0:
+            return float("inf")
+        cycle = max((node.anti_entropy.cycle_seconds() for node in self.up_nodes()), default=0.0)
+        return cfg.retry_after + 1.5 * cfg.handoff_interval + 2 * cycle
+
     def converge(self, max_rounds: int = 60, round_seconds: float = 1.0) -> int:
         """Heal nothing, but run (virtual) time until hints are delivered and replicas agree.
 

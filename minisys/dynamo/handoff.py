@@ -13,8 +13,7 @@ node and network failures (W=1 fails only if *every* node is down).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from minisys.dynamo.messages import ReplicaPut
@@ -25,24 +24,38 @@ if TYPE_CHECKING:
     from minisys.dynamo.node import DynamoNode
 
 
-@dataclass
 class SloppyPlan:
     """Whom a request goes to: ``targets`` as (node, hint) pairs, then stand-ins for failures.
 
     ``local_hint`` is non-empty when the coordinator itself is outside the top
-    N and keeps its copy as a hint for that node.
+    N and keeps its copy as a hint for that node. ``standins`` is built on
+    first use: with every replica answering (the common case) nobody asks.
     """
 
-    targets: list[tuple[str, str]]
-    standins: deque[str] = field(default_factory=deque)
-    local_hint: str = ""
+    __slots__ = ("targets", "local_hint", "_standins", "_fallbacks", "_me")
+
+    def __init__(self, targets: list[tuple[str, str]], standins: Iterable[str] = (), local_hint: str = "",
+                 *, fallbacks: Sequence[str] = (), me: str = "") -> None:
+        self.targets = targets
+        self.local_hint = local_hint
+        self._standins: deque[str] | None = deque(standins) if standins else None
+        self._fallbacks = fallbacks  # stand-ins still to be filtered (lazily): all but ``me``
+        self._me = me
+
+    @property
+    def standins(self) -> deque[str]:
+        if self._standins is None:
+            self._standins = deque(p for p in self._fallbacks if p != self._me)
+            self._fallbacks = ()
+        return self._standins
 
     def replace(self, failed: str, hint: str, top: Sequence[str]) -> tuple[str, str] | None:
         """The next stand-in for a target that failed, carrying the hint it should hold."""
         intended = hint or (failed if failed in top else "")
-        if not self.standins:
+        standins = self.standins
+        if not standins:
             return None
-        return self.standins.popleft(), intended
+        return standins.popleft(), intended
 
 
 def sloppy_quorum(plist: Sequence[str], n: int, me: str, healthy: Callable[[str], bool] | None,
@@ -54,14 +67,16 @@ def sloppy_quorum(plist: Sequence[str], n: int, me: str, healthy: Callable[[str]
     ``healthy=None`` says the coordinator suspects nobody (the common case:
     every node counts as healthy without asking).
     """
-    top = list(plist[:n])
-    intended = [p for p in top if p != me]
+    top = plist[:n]
     local_hint = ""
-    if local and me not in top:
-        local_hint = intended.pop()  # the coordinator stands in for the last top-N node
+    if me in top:
+        intended = [p for p in top if p != me]
+    else:
+        intended = list(top)
+        if local:
+            local_hint = intended.pop()  # the coordinator stands in for the last top-N node
     if healthy is None:
-        standins = deque(p for p in plist[n:] if p != me)
-        return SloppyPlan([(p, "") for p in intended], standins, local_hint)
+        return SloppyPlan([(p, "") for p in intended], (), local_hint, fallbacks=plist[n:], me=me)
     rest = deque(p for p in plist[n:] if p != me and healthy(p))
     targets: list[tuple[str, str]] = []
     missing: list[str] = []

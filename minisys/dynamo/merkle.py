@@ -79,8 +79,13 @@ class AntiEntropy:
         self.interval = interval
         #: range -> key -> digest of its siblings (what the trees are built from).
         self.index: dict[str, dict[str, str]] = {}
+        #: key -> latest siblings, written since the last tree was asked for (not yet placed in a range).
+        self._written: dict[str, list[Sibling]] = {}
         #: range -> key -> latest siblings, written since that range's last tree: hashed lazily.
         self._dirty: dict[str, dict[str, list[Sibling]]] = {}
+        #: (ring, pairs) for the round-robin schedule; the cursor is where it resumes (-1: not started).
+        self._pairs: tuple[object, list[tuple[str, str]]] | None = None
+        self._cursor = -1
         self.keys_sent = 0
         self.keys_received = 0
         self.exchanges = 0
@@ -90,32 +95,44 @@ class AntiEntropy:
 
     # --- the index the trees are built from --------------------------------------------
     #
-    # Every write marks its key dirty instead of hashing it: a key written a
-    # hundred times between two exchanges is hashed once, when a tree for its
-    # range is next needed (§4.7 trees are only read by the background
-    # exchange; the request path must not pay for them).
+    # Every write just records its key (no range lookup, no hashing): a key
+    # written a hundred times between two exchanges is placed in its range and
+    # hashed once, when a tree for that range is next needed (§4.7 trees are
+    # only read by the background exchange; the request path must not pay for
+    # them).
 
     def rebuild(self) -> None:
         ring = self.node.ring
         self.index = {}
+        self._written = {}
         self._dirty = {}
         for key in self.node.engine.keys():
             self.index.setdefault(ring.range_of(key), {})[key] = digest(self.node.engine.get(key))
 
-    def stored(self, key: str, siblings: list[Sibling], range_name: str | None = None) -> None:
-        name = range_name or self.node.ring.range_of(key)
-        dirty = self._dirty.get(name)
-        if dirty is None:
-            dirty = self._dirty[name] = {}
-        dirty[key] = siblings
+    def stored(self, key: str, siblings: list[Sibling]) -> None:
+        self._written[key] = siblings
+
+    def _place(self) -> None:
+        """Sort the keys written since last time into their ranges (still unhashed)."""
+        written, self._written = self._written, {}
+        range_of = self.node.ring.range_of
+        for key, siblings in written.items():
+            name = range_of(key)
+            dirty = self._dirty.get(name)
+            if dirty is None:
+                dirty = self._dirty[name] = {}
+            dirty[key] = siblings
 
     def dropped(self, key: str) -> None:
+        self._written.pop(key, None)
         name = self.node.ring.range_of(key)
         self._dirty.get(name, {}).pop(key, None)
         self.index.get(name, {}).pop(key, None)
 
     def digests(self, range_name: str) -> dict[str, str]:
         """``key -> digest`` for one range, after hashing the keys written since last asked."""
+        if self._written:
+            self._place()
         index = self.index.setdefault(range_name, {})
         dirty = self._dirty.pop(range_name, None)
         if dirty:
@@ -179,20 +196,54 @@ class AntiEntropy:
             node.store(key, from_plain(plain))
         return len(keys)
 
+    def schedule(self) -> list[tuple[str, str]]:
+        """Every ``(range, peer)`` pair this node should compare: each range it
+        replicates, with each other replica of that range (cached per ring)."""
+        node = self.node
+        ring = node.ring
+        if self._pairs is None or self._pairs[0] is not ring:
+            pairs = [(r, p) for r in node.my_ranges()
+                     for p in ring.range_preference_list(r, node.config.n) if p != node.node_id]
+            self._pairs = (ring, pairs)
+        return self._pairs[1]
+
+    def next_pair(self) -> tuple[str, str] | None:
+        """The next pair in round-robin order whose peer we do not suspect.
+
+        Round-robin, not a random draw: a random range per round gives no bound
+        on how long one range (or one peer of it) goes uncompared -- a replica
+        that got the only copy of some writes (a delivered hint) could wait
+        indefinitely. Cycling through every pair bounds it by one cycle,
+        ``len(schedule())`` rounds (:meth:`cycle_seconds`), as Riak's active
+        anti-entropy does. The starting point is random so the nodes do not
+        all sweep the same ranges in step.
+        """
+        pairs = self.schedule()
+        if not pairs:
+            return None
+        if self._cursor < 0:
+            self._cursor = self.node.random.randrange(len(pairs))
+        healthy = self.node.detector.healthy
+        for _ in range(len(pairs)):
+            range_name, peer = pairs[self._cursor % len(pairs)]
+            self._cursor = (self._cursor + 1) % len(pairs)
+            if healthy(peer):
+                return range_name, peer
+        return None
+
+    def cycle_seconds(self) -> float:
+        """Worst-case virtual seconds for the background loop to compare every pair once."""
+        return len(self.schedule()) * self.interval * 1.5
+
     async def run_forever(self) -> None:
-        """Every ``interval``: one range we replicate, one other replica of it, one exchange."""
+        """Every ``interval`` (jittered): the next ``(range, peer)`` pair in round-robin order, one exchange."""
         node = self.node
         while True:
             await node.sleep(self.interval * (0.5 + node.random.random()))
-            ranges = node.my_ranges()
-            if not ranges:
+            pair = self.next_pair()
+            if pair is None:
                 continue
-            range_name = node.random.choice(ranges)
-            peers = [p for p in node.ring.range_preference_list(range_name, node.config.n)
-                     if p != node.node_id and node.detector.healthy(p)]
-            if not peers:
-                continue
-            peer = node.random.choice(peers)
+            range_name, peer = pair
             try:
                 await self.exchange(peer, range_name)
             except NetError:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ from minisys.dynamo.ring import Ring
 from minisys.dynamo.storage import Engine, NodeStorageEngine
 from minisys.dynamo.transfer import RangeTransfer
 from minisys.errors import BadInput, MinisysError
-from minisys.net import NetError, Node, Transport, handler
+from minisys.net import NetError, Node, RemoteError, Transport, handler
 
 MODES = ("vv", "lww")
 DOT_BLOCK = 1000
@@ -101,20 +101,26 @@ class DynamoConfig:
 class QuorumRound:
     """Fan one request out to a sloppy-quorum plan; replace failures with hinted stand-ins.
 
-    Replies are processed as they arrive, in the attempt that received them
-    (one future wakes the waiter once enough are in), so waiting for R of N
-    costs the same whatever N is, and letting the stragglers finish after the
-    client was answered (read repair, §5; the rest of a put's N copies) needs
-    no task of its own: :meth:`finish` registers what to do once all are in.
+    The paper's per-request state machine (§5): each replica call answers
+    through a callback (:meth:`~minisys.net.Node.call_then`), no task per
+    replica. Replies are processed as they arrive (one future wakes the waiter
+    once enough are in), so waiting for R of N costs the same whatever N is,
+    and letting the stragglers finish after the client was answered (read
+    repair, §5; the rest of a put's N copies) needs no task of its own:
+    :meth:`finish` registers what to do once all are in.
     """
 
+    __slots__ = ("node", "plan", "top", "message", "timeout", "convert", "replies", "order", "hints",
+                 "_arrived", "_outstanding", "_need", "_wakeup", "_then")
+
     def __init__(self, node: DynamoNode, plan: SloppyPlan, top: Sequence[str],
-                 request: Callable[[str, str], Awaitable[Any]],
+                 message: Callable[[str, str], Any], timeout: float,
                  convert: Callable[[Any], Any] | None = None) -> None:
         self.node = node
         self.plan = plan
         self.top = top
-        self.request = request
+        self.message = message
+        self.timeout = timeout
         self.convert = convert
         self.replies: dict[str, Any] = {}
         self.order: list[str] = []
@@ -130,41 +136,55 @@ class QuorumRound:
     def _launch(self, target: str, hint: str) -> None:
         self.hints[target] = hint
         self._outstanding += 1
-        self.node.spawn(self._attempt(target, hint))
 
-    async def _attempt(self, target: str, hint: str) -> None:
-        try:
-            result = await self.request(target, hint)
-            if self.convert is not None:
-                result = self.convert(result)
-            self._arrived.append((target, hint, True, result))
-        except NetError as exc:
-            self._arrived.append((target, hint, False, exc))
-        self._outstanding -= 1
-        if self._need:
-            self._process()
+        def arrive(reply: Any, error: BaseException | None) -> None:
+            self._outstanding -= 1
+            if error is None and self.convert is not None:
+                try:
+                    reply = self.convert(reply)
+                except Exception as bad:  # a reply we cannot read counts as no reply
+                    error = RemoteError(target, "reply", type(bad).__name__, str(bad))
+            replies = self.replies
+            need = self._need
+            if error is None and need and not self._arrived and len(replies) < need:
+                # The usual case, taken at once: what _process would do with it.
+                self.node.detector.alive(target)
+                replies[target] = reply
+                self.order.append(target)
+                if len(replies) >= need or not self._outstanding:
+                    self._satisfy()
+                return
+            self._arrived.append((target, hint, error is None, reply if error is None else error))
+            if need:
+                self._process()
 
-    def _satisfied(self) -> bool:
-        return len(self.replies) >= self._need or (not self._arrived and not self._outstanding)
+        self.node.transport.call_then(target, self.message(target, hint), arrive, self.timeout)
 
     def _process(self) -> None:
         """Take arrivals in order until the waiter has ``_need`` replies (failures launch stand-ins)."""
         arrived = self._arrived
-        while arrived and len(self.replies) < self._need:
+        replies = self.replies
+        need = self._need
+        while arrived and len(replies) < need:
             target, hint, ok, result = arrived.popleft()
             if ok:
                 self.node.detector.alive(target)
-                self.replies[target] = result
+                replies[target] = result
                 self.order.append(target)
                 continue
             self.node.detector.suspect(target)
             nxt = self.plan.replace(target, hint, self.top)
             if nxt is not None:
                 self._launch(*nxt)
-        if not self._satisfied():
-            return
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        if len(replies) < need and (arrived or self._outstanding):
+            return  # not satisfied yet
+        self._satisfy()
+
+    def _satisfy(self) -> None:
+        """Enough replies (or nobody left to ask): wake the waiter, run what :meth:`finish` registered."""
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
         if self._then is not None:
             then, self._then = self._then, None
             self._need = 0
@@ -174,7 +194,7 @@ class QuorumRound:
         """Until ``need`` replies arrived or nobody is left to ask; returns the count."""
         self._need = need
         self._process()
-        if not self._satisfied():
+        if len(self.replies) < need and (self._arrived or self._outstanding):
             self._wakeup = asyncio.get_running_loop().create_future()
             try:
                 await self._wakeup
@@ -262,6 +282,25 @@ class DynamoNode(Node):
     def _sync(self, *lists: list[Sibling]) -> list[Sibling]:
         return reconcile.lww_sync(*lists) if self.config.mode == "lww" else reconcile.sync(*lists)
 
+    def _merge_with(self, ours: list[Sibling], *others: list[Sibling]) -> list[Sibling]:
+        """``_sync(ours, *others)`` where ``ours`` came from our engine (already merged).
+
+        Replicas in agreement send back the very versions we hold (decoding
+        reuses known versions, :mod:`~minisys.dynamo.reconcile`), and when
+        every other list equals ours (same versions, so the same dots) the
+        merge is ours.
+        """
+        for other in others:
+            if other != ours:  # list equality: C, and object for object it is an identity check
+                return self._sync(ours, *others)
+        return list(ours)
+
+    def _merge_replies(self, rnd: QuorumRound) -> list[Sibling]:
+        ours = rnd.replies.get(self.node_id)
+        if ours is None:
+            return self._sync(*rnd.replies.values())
+        return self._merge_with(ours, *(v for k, v in rnd.replies.items() if k != self.node_id))
+
     def store(self, key: str, siblings: list[Sibling], hint: str = "") -> list[Sibling]:
         """Merge ``siblings`` into our copy (or the hint store for ``hint``); ``await engine.sync()`` makes it durable."""
         if hint and hint != self.node_id:
@@ -269,15 +308,20 @@ class DynamoNode(Node):
             self.engine.put_hint(hint, key, merged)
             return merged
         current = self.engine.get(key)
-        merged = self._sync(current, siblings)
-        if reconcile.dots(merged) != reconcile.dots(current):  # a dot names one version: same dots, same data
+        merged = self._merge_with(current, siblings)
+        # A dot names one version (same dots, same data); a list never repeats a
+        # dot, so different lengths already mean different sets.
+        if len(merged) != len(current) or reconcile.dots(merged) != reconcile.dots(current):
             self.engine.put(key, merged)
             self.anti_entropy.stored(key, merged)
         return merged
 
     def local_versions(self, key: str) -> list[Sibling]:
         """Our copy plus any hinted copies we hold for others (a fallback serves reads too)."""
-        return self._sync(self.engine.get(key), *self.engine.hinted(key).values())
+        hinted = self.engine.hinted(key)
+        if not hinted:  # what the engine holds was merged when it was stored
+            return self.engine.get(key)
+        return self._sync(self.engine.get(key), *hinted.values())
 
     def _healthy(self) -> Callable[[str], bool] | None:
         """The failure detector's verdict for a sloppy quorum; None while it suspects nobody."""
@@ -286,16 +330,16 @@ class DynamoNode(Node):
     def _check_key(self, key: str) -> None:
         if not key:
             raise BadInput("key is empty")
-        if len(key.encode("utf-8")) > self.config.max_key_bytes:
+        if 4 * len(key) > self.config.max_key_bytes and len(key.encode("utf-8")) > self.config.max_key_bytes:
             raise BadInput(f"key is {len(key.encode('utf-8'))} bytes; the limit is {self.config.max_key_bytes}")
 
     # --- replica side -------------------------------------------------------------------------
 
-    @handler
+    @handler(inline=True)  # never waits: no task per replica read
     async def on_replica_get(self, msg: ReplicaGet, sender: str) -> ReplicaData:
         return ReplicaData(to_plain(self.local_versions(msg.key)))
 
-    @handler
+    @handler(inline=True)  # waits only for a file engine's group commit
     async def on_replica_put(self, msg: ReplicaPut, sender: str) -> Ack:
         self.store(msg.key, from_plain(msg.siblings), msg.hint)
         await self.engine.sync()  # durable before we acknowledge (a write counted in W survives kill -9)
@@ -317,9 +361,7 @@ class DynamoNode(Node):
         plan = sloppy_quorum(plist, cfg.n, self.node_id, self._healthy(), local=local)
 
         request = ReplicaGet(key)
-        rnd = QuorumRound(self, plan, top,
-                          lambda target, hint: self.call(target, request, timeout=cfg.replica_timeout),
-                          _siblings_of)
+        rnd = QuorumRound(self, plan, top, lambda target, hint: request, cfg.replica_timeout, _siblings_of)
         if local:
             rnd.replies[self.node_id] = self.local_versions(key)
             rnd.order.append(self.node_id)
@@ -327,7 +369,7 @@ class DynamoNode(Node):
         if got < cfg.r:
             self.stats["failed"] += 1
             raise DynamoUnavailable(f"get {key!r}: {got} of R={cfg.r} replicas answered")
-        merged = self._sync(*rnd.replies.values())
+        merged = self._merge_replies(rnd)
         fastest = rnd.order[0] if rnd.order else ""
         if cfg.read_repair:
             rnd.finish(functools.partial(self._read_repair, key, rnd))
@@ -336,9 +378,10 @@ class DynamoNode(Node):
 
     def _read_repair(self, key: str, rnd: QuorumRound) -> None:
         """After replying, once the stragglers are in: update replicas that returned stale data (§5)."""
-        merged = self._sync(*rnd.replies.values())
+        merged = self._merge_replies(rnd)
         want = reconcile.dots(merged)
-        stale = [target for target, versions in rnd.replies.items() if reconcile.dots(versions) != want]
+        stale = [target for target, versions in rnd.replies.items()
+                 if versions != merged and (len(versions) != len(merged) or reconcile.dots(versions) != want)]
         if stale and self.transport.alive:
             self.spawn(self._repair(key, merged, stale, rnd.hints), name=f"{self.node_id}.read-repair")
 
@@ -378,7 +421,10 @@ class DynamoNode(Node):
     def coordinator_candidates(self, key: str, ctx: Context) -> list[str]:
         """Who should coordinate this put, best first (§4.5 top N; §6.1 fastest replier)."""
         top = list(self.ring.preference_list(key, self.config.n))
-        healthy = [t for t in top if t == self.node_id or self.detector.healthy(t)]
+        if self.detector.suspects_anyone():
+            healthy = [t for t in top if t == self.node_id or self.detector.healthy(t)]
+        else:
+            healthy = top
         if (self.config.fastest_replier_coordinates and ctx.fastest in healthy):
             return [ctx.fastest] + [t for t in healthy if t != ctx.fastest]
         if self.node_id in top:
@@ -397,13 +443,21 @@ class DynamoNode(Node):
         apply = reconcile.lww_update if cfg.mode == "lww" else reconcile.update
         new_list, new = apply(local, ctx.clock, value, self.node_id, self.now(), cfg.truncate_at,
                               self._next_event())
-        stored = self.store(key, new_list, plan.local_hint)
+        if not plan.local_hint and cfg.mode != "lww" and new.past is ctx.clock:
+            # store() would merge new_list back into ``local``: everything
+            # update() dropped is in the new version's past (the context, not
+            # truncated) and nothing in ``local`` has seen the fresh dot, so
+            # that merge gives new_list itself. Skip it.
+            stored = new_list
+            self.engine.put(key, stored)
+            self.anti_entropy.stored(key, stored)
+        else:
+            stored = self.store(key, new_list, plan.local_hint)
         self.stats["coordinated_puts"] += 1
         payload = to_plain(stored)
 
-        rnd = QuorumRound(self, plan, top,
-                          lambda target, hint: self.call(target, ReplicaPut(key, payload, hint),
-                                                         timeout=cfg.replica_timeout))
+        rnd = QuorumRound(self, plan, top, lambda target, hint: ReplicaPut(key, payload, hint),
+                          cfg.replica_timeout)
         await self.engine.sync()  # our own copy is durable before it counts towards W
         acks = 1 + await rnd.wait(cfg.w - 1)
         rnd.finish()  # the remaining copies: stragglers are awaited, failures get hinted stand-ins

@@ -24,7 +24,7 @@ writes; it exists as a negative control.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minisys.dynamo.vclock import TRUNCATE_AT, Dot, VClock
 
@@ -36,17 +36,52 @@ class Sibling:
     value: bytes
     dot: Dot
     past: VClock
+    # Its plain form, made once: a version is immutable, and the same sibling
+    # travels in many messages (every read of the key sends it again).
+    _plain: list[object] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def version(self) -> VClock:
         return self.past.with_dot(self.dot)
 
     def to_plain(self) -> list[object]:
-        return [self.value, self.dot.node, self.dot.counter, self.dot.ts, self.past.to_plain()]
+        plain = self._plain
+        if plain is None:
+            dot = self.dot
+            plain = [self.value, dot.node, dot.counter, dot.ts, self.past.to_plain()]
+            object.__setattr__(self, "_plain", plain)
+            _remember((dot.node, dot.counter), self)
+        return plain
 
     @classmethod
     def from_plain(cls, plain: Sequence[object]) -> Sibling:
         value, node, counter, ts, past = plain
-        return cls(bytes(value), Dot(str(node), int(counter), float(ts)), VClock.from_plain(past))  # type: ignore[arg-type]
+        if type(node) is str:
+            hit = _versions.get((node, counter))
+            if hit is not None and (hit._plain is plain or hit._plain == plain):
+                return hit  # the version we decoded (or encoded) before: equal data, same sibling
+        sibling = cls(bytes(value), Dot(str(node), int(counter), float(ts)), VClock.from_plain(past))  # type: ignore[arg-type]
+        if (type(plain) is list and type(value) is bytes and type(node) is str and type(counter) is int
+                and type(ts) is float):
+            object.__setattr__(sibling, "_plain", plain)  # already exactly what to_plain() would make
+            _remember((node, counter), sibling)
+        return sibling
+
+
+# Versions met recently, by dot. A version travels again and again (every
+# read of a key sends all its siblings from each replica, every put sends the
+# new list to N-1 replicas), and rebuilding it from plain data each time is
+# most of what a replica does per message. A hit is used only if its plain
+# form equals the incoming one, so it is exactly what decoding would give.
+# Bounded: when full, the older half is forgotten.
+_versions: dict[tuple[str, int], Sibling] = {}
+VERSIONS_KEPT = 1 << 19
+
+
+def _remember(dot: tuple[str, int], sibling: Sibling) -> None:
+    if len(_versions) >= VERSIONS_KEPT:
+        for old in list(_versions)[: VERSIONS_KEPT // 2]:
+            _versions.pop(old, None)
+    _versions[dot] = sibling
 
 
 def to_plain(siblings: Iterable[Sibling]) -> list[list[object]]:
@@ -66,12 +101,25 @@ def sync(*lists: Iterable[Sibling]) -> list[Sibling]:
     by_dot: dict[tuple[str, int], Sibling] = {}
     for siblings in lists:
         for s in siblings:
-            by_dot.setdefault((s.dot.node, s.dot.counter), s)
+            dot = s.dot
+            key = (dot.node, dot.counter)
+            if key not in by_dot:
+                by_dot[key] = s
     if len(by_dot) <= 1:  # the common case: one version, nothing can have seen it but itself
         return list(by_dot.values())
-    alive = list(by_dot.values())
-    kept = [s for s in alive if not any(o is not s and o.past.contains(s.dot) for o in alive)]
-    return sorted(kept, key=_key)
+    # Only a sibling with a non-empty past can have seen (and so obsolete) another.
+    seers = [s for s in by_dot.values() if s.past._entries]
+    if not seers:
+        return [by_dot[k] for k in sorted(by_dot)]
+    # Highest counter any past has seen, per node: a dot above it is seen by
+    # nobody (the usual answer), so the pairwise check runs only below it.
+    seen: dict[str, int] = {}
+    for o in seers:
+        for node, (counter, _) in o.past._entries.items():
+            if counter > seen.get(node, 0):
+                seen[node] = counter
+    return [s for (node, counter), s in sorted(by_dot.items())
+            if seen.get(node, 0) < counter or not any(o is not s and o.past.contains(s.dot) for o in seers)]
 
 
 def dots(siblings: Iterable[Sibling]) -> frozenset[tuple[str, int]]:
@@ -80,11 +128,25 @@ def dots(siblings: Iterable[Sibling]) -> frozenset[tuple[str, int]]:
 
 
 def context_of(siblings: Iterable[Sibling]) -> VClock:
-    """A clock that subsumes every sibling: what a get hands back to the client (§5 (v))."""
-    clock = VClock()
+    """A clock that subsumes every sibling: what a get hands back to the client (§5 (v)).
+
+    The join of every sibling's :meth:`~Sibling.version`, computed in one dict.
+    """
+    out: dict[str, tuple[int, float]] = {}
     for s in siblings:
-        clock = clock.merge(s.version())
-    return clock
+        past = s.past.entries()
+        for node, entry in past.items():
+            mine = out.get(node)
+            if mine is None or entry > mine:
+                out[node] = entry
+        dot = s.dot
+        seen = past.get(dot.node)
+        if seen is None or seen[0] < dot.counter:  # with_dot: the dot only counts if it is newer
+            entry = (dot.counter, dot.ts)
+            mine = out.get(dot.node)
+            if mine is None or entry > mine:
+                out[dot.node] = entry
+    return VClock(out)
 
 
 def next_counter(node: str, siblings: Iterable[Sibling], context: VClock) -> int:

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 RING_BITS = 128
 RING_SIZE = 1 << RING_BITS
 STRATEGIES = (1, 2, 3)
+#: Keys whose preference list a ring remembers (per N) before it starts over.
+KEYS_KEPT = 1 << 17
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -73,6 +75,11 @@ class Ring:
         self.nodes: tuple[str, ...] = tuple(sorted(set(self._owners)))
         self._plists: dict[int, tuple[str, ...]] = {}
         self._names: dict[int, str] = {}
+        # n -> range index -> first n nodes: the request path's lookup, one dict hit.
+        self._tops: dict[int, dict[int, tuple[str, ...]]] = {}
+        self._replicated: dict[int, dict[str, list[str]]] = {}
+        # n -> key -> first n nodes: every request asks this for its key two or three times.
+        self._by_key: dict[int, dict[str | bytes, tuple[str, ...]]] = {}
         if self.partitions:
             self._width = RING_SIZE // self.partitions
 
@@ -153,15 +160,39 @@ class Ring:
 
     def preference_list(self, key: str | bytes, n: int | None = None) -> tuple[str, ...]:
         """The first ``n`` distinct nodes for ``key`` (all of them in order if ``n`` is None)."""
-        return self.walk(self.range_index(key), n)
+        if n is None:
+            return self.walk(self.range_index(key), n)
+        by_key = self._by_key.get(n)
+        if by_key is None:
+            by_key = self._by_key[n] = {}
+        found = by_key.get(key)
+        if found is None:
+            index = self.range_index(key)
+            tops = self._tops.get(n)
+            if tops is None:
+                tops = self._tops[n] = {}
+            found = tops.get(index)
+            if found is None:
+                found = tops[index] = self.walk(index, n)
+            if len(by_key) >= KEYS_KEPT:
+                by_key.clear()
+            by_key[key] = found
+        return found
 
     def range_preference_list(self, range_name: str, n: int | None = None) -> tuple[str, ...]:
         return self.walk(self._index_of(range_name), n)
 
     def ranges_replicated_by(self, node: str, n: int) -> list[str]:
         """The ranges whose top-``n`` list includes ``node`` (what it should store, Fig. 2)."""
-        count = self.partitions or len(self._sorted)
-        return [self.range_name(i) for i in range(count) if node in self.walk(i, n)]
+        by_node = self._replicated.get(n)
+        if by_node is None:  # one walk per range for every node at once (status pages ask often)
+            by_node = {name: [] for name in self.nodes}
+            for i in range(self.partitions or len(self._sorted)):
+                name = self.range_name(i)
+                for owner in self.walk(i, n):
+                    by_node[owner].append(name)
+            self._replicated[n] = by_node
+        return list(by_node.get(node, ()))
 
     def tokens_of(self, node: str) -> list[int]:
         return [t for t, o in zip(self._sorted, self._owners, strict=False) if o == node]

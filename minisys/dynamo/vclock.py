@@ -62,12 +62,20 @@ class VClock:
         entries: dict[str, tuple[int, float]] = {}
         for node, counter, ts in plain:  # type: ignore[misc]
             entries[str(node)] = (int(counter), float(ts))  # type: ignore[arg-type]
+        if not entries and cls is VClock:
+            return _EMPTY  # most versions have an empty past; clocks are immutable, so share one
         return cls(entries)
 
     def to_plain(self) -> list[list[object]]:
+        if not self._entries:
+            return []
         return [[n, c, t] for n, (c, t) in sorted(self._entries.items())]
 
     # --- queries -------------------------------------------------------------
+
+    def entries(self) -> Mapping[str, tuple[int, float]]:
+        """node -> (counter, timestamp); read-only (the clock is immutable)."""
+        return self._entries
 
     def counter(self, node: str) -> int:
         entry = self._entries.get(node)
@@ -75,7 +83,8 @@ class VClock:
 
     def contains(self, dot: Dot) -> bool:
         """Has this clock seen the event ``dot``?"""
-        return self.counter(dot.node) >= dot.counter
+        entry = self._entries.get(dot.node)
+        return (entry[0] if entry else 0) >= dot.counter
 
     def descends(self, other: VClock) -> bool:
         """``self >= other``: every counter of ``other`` is <= ours (§4.4 "ancestor")."""
@@ -90,6 +99,9 @@ class VClock:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VClock):
@@ -135,3 +147,6 @@ class VClock:
             return self
         keep = sorted(self._entries.items(), key=lambda kv: (kv[1][1], kv[0]))[len(self._entries) - threshold:]
         return VClock(dict(keep))
+
+
+_EMPTY = VClock()

@@ -24,14 +24,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import types
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass, replace
+from heapq import heappush
 from typing import Any, NamedTuple, TypeVar
 
 import msgpack
 
-from minisys.net.errors import MessageEncodeError, NoHandler, RemoteError, RpcTimeout, Unreachable
+from minisys.net.errors import (
+    MessageEncodeError,
+    NetError,
+    NoHandler,
+    RemoteError,
+    RpcTimeout,
+    Unreachable,
+)
 from minisys.net.latency import Latency, Uniform
 from minisys.net.messages import message_name, registered_name, roundtrip
 from minisys.net.simloop import SimDeadlock, VirtualTimeLoop
@@ -39,6 +48,7 @@ from minisys.net.storage import Storage
 from minisys.net.transport import Node, NodeFactory, Transport
 
 log = logging.getLogger("minisys.net.sim")
+_Future = asyncio.Future
 T = TypeVar("T")
 
 #: A LAN-ish default: 1-2 ms one way, random, so messages can overtake each other.
@@ -136,35 +146,67 @@ class SimTransport(Transport):
         if not self.alive:
             raise asyncio.CancelledError()
         net = self._net
-        loop = net.loop
         if timeout is None:
             timeout = self.default_timeout
         rid = net._next_rid
         net._next_rid = rid + 1
+        loop = net.loop
         fut = loop.create_future()
         self._pending[rid] = fut
         try:
             net._transmit(self, dest, CALL, msg, rid)
-            net._arm_timeout(self, rid, dest, type(msg), timeout)
+            queue = net._deadlines.get(timeout)
+            if queue:  # _arm_timeout's common case, inlined: a timer already waits for this queue
+                queue.append((loop._now + timeout, self, rid, dest, type(msg)))
+            else:
+                net._arm_timeout(self, rid, dest, type(msg), timeout)
             return await fut
         finally:
             self._pending.pop(rid, None)
 
+    def call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
+                  timeout: float | None = None) -> None:
+        if not self.alive:
+            return
+        net = self._net
+        if timeout is None:
+            timeout = self.default_timeout
+        rid = net._next_rid
+        net._next_rid = rid + 1
+        self._pending[rid] = then
+        try:
+            net._transmit(self, dest, CALL, msg, rid)
+        except NetError as exc:  # no such node: as call() would raise, but later, like any answer
+            del self._pending[rid]
+            net.loop.call_soon(then, None, exc)
+            return
+        except BaseException:
+            del self._pending[rid]
+            raise
+        queue = net._deadlines.get(timeout)
+        if queue:  # as in call()
+            queue.append((net.loop._now + timeout, self, rid, dest, type(msg)))
+        else:
+            net._arm_timeout(self, rid, dest, type(msg), timeout)
+
     # --- called by the network -------------------------------------------------
 
     def _expire(self, rid: int, dest: str, msg_type: type, timeout: float) -> None:
-        fut = self._pending.pop(rid, None)
-        if fut is not None and not fut.done():
-            fut.set_exception(RpcTimeout(dest, message_name(msg_type), timeout))
+        self._settle(rid, None, RpcTimeout(dest, message_name(msg_type), timeout))
 
     def _settle(self, rid: int, result: Any, error: BaseException | None) -> None:
-        fut = self._pending.pop(rid, None)
-        if fut is None or fut.done():
+        waiter = self._pending.pop(rid, None)
+        if waiter is None:
             return  # timed out already, or a duplicate reply
-        if error is None:
-            fut.set_result(result)
+        if waiter.__class__ is not _Future:  # a call_then callback
+            if self.alive:
+                waiter(result, error)
+        elif waiter.done():
+            return  # the caller gave up (its task was cancelled)
+        elif error is None:
+            waiter.set_result(result)
         else:
-            fut.set_exception(error)
+            waiter.set_exception(error)
 
     def _dispatch(self, kind: str, src: str, msg: Any, rid: int) -> None:
         fn = self._handlers.get(type(msg))
@@ -173,40 +215,61 @@ class SimTransport(Transport):
                 self._handler_for(msg)
             except NoHandler as exc:
                 return self._answer(kind, src, msg, rid, None, exc)
-        # The handler's coroutine *is* the task (no wrapper), started eagerly:
-        # most handlers finish right here and never touch the ready queue.
-        task = self._net.loop.start_eager(fn(msg, src))
-        if task.done():
-            # Inline fast path of _handled: the handler finished without suspending.
+        loop = self._net.loop
+        if type(msg) in self._inline:
+            # Declared inline: the first step runs here, outside any task.
+            handling = fn(msg, src)
             try:
-                reply = task.result()
+                signal = handling.send(None)
+            except StopIteration as done:
+                reply = done.value
+                if reply is not None and registered_name(type(reply)) is None:
+                    try:
+                        self._check_reply(msg, reply)
+                    except TypeError as bad:
+                        return self._answer(kind, src, msg, rid, None, bad)
+                return self._answer(kind, src, msg, rid, reply, None)
             except asyncio.CancelledError:
-                return
+                return  # as for a task cancelled before it answered
             except Exception as exc:
                 return self._answer(kind, src, msg, rid, None, exc)
-            if reply is None or registered_name(type(reply)) is not None:
-                self._answer(kind, src, msg, rid, reply, None)
-            else:
-                self._handled(kind, src, msg, rid, task)
-        else:
+            # It waits for something: the rest runs in a task, like any handler.
+            task = loop.create_task(self._serve(_resume(handling, signal), kind, src, msg, rid, []))
             self._tasks.add(task)
-            task.add_done_callback(lambda t: self._handled(kind, src, msg, rid, t))
+            task.add_done_callback(self._tasks.discard)
+            return
+        # Started eagerly: most handlers finish right here, answer from inside
+        # their task and never touch the ready queue.
+        suspended: list[asyncio.Task[None]] = []
+        task = loop.start_eager(self._serve(fn(msg, src), kind, src, msg, rid, suspended))
+        if not task.done():
+            self._tasks.add(task)
+            suspended.append(task)  # so that _serve can drop it from _tasks when it ends
 
-    def _handled(self, kind: str, src: str, msg: Any, rid: int, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
+    async def _serve(self, handling: Coroutine[Any, Any, Any], kind: str, src: str, msg: Any,
+                     rid: int, suspended: list[asyncio.Task[None]]) -> None:
+        """Run one handler in its task and send its outcome (no done-callback round trip).
+
+        ``suspended`` holds this task once it has waited (and so joined ``_tasks``).
+        """
+        try:
+            reply = await handling
+        except asyncio.CancelledError:
             if kind == CALL and not self.alive:  # crashed mid-call: the connection drops
                 self._net._refuse(self.node_id, src, rid, "crashed while handling the request")
-            return
-        exc = task.exception()
-        reply = None
-        if exc is None:
-            reply = task.result()
+            raise
+        except Exception as exc:
+            if suspended:
+                self._tasks.discard(suspended[0])
+            return self._answer(kind, src, msg, rid, None, exc)
+        if suspended:
+            self._tasks.discard(suspended[0])
+        if reply is not None and registered_name(type(reply)) is None:
             try:
                 self._check_reply(msg, reply)
             except TypeError as bad:
-                exc = bad
-        self._answer(kind, src, msg, rid, reply, exc)
+                return self._answer(kind, src, msg, rid, None, bad)
+        self._answer(kind, src, msg, rid, reply, None)
 
     def _answer(self, kind: str, src: str, msg: Any, rid: int, reply: Any,
                 exc: BaseException | None) -> None:
@@ -232,6 +295,32 @@ class SimTransport(Transport):
     def _task_failed(self, task: asyncio.Task[Any], exc: BaseException) -> None:
         super()._task_failed(task, exc)
         self._net.failures.append((self._net.loop._now, self.node_id, repr(exc)))
+
+
+@types.coroutine
+def _resume(handling: Coroutine[Any, Any, T], signal: Any) -> Generator[Any, Any, T]:
+    """Continue, inside a task, a coroutine whose first step ran outside one.
+
+    ``signal`` is what its first step yielded (the future it waits for); the
+    task now waits for it, then keeps driving the coroutine, passing in what
+    the task sends or throws (a cancellation on crash).
+    """
+    while True:
+        try:
+            sent = yield signal
+        except GeneratorExit:
+            handling.close()
+            raise
+        except BaseException as exc:
+            try:
+                signal = handling.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                signal = handling.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 class SimNetwork:
@@ -545,10 +634,12 @@ class SimNetwork:
             return self._drop(kind, src, dst, type_name, seq, "partition")
         if link.loss and rng.random() < link.loss:
             return self._drop(kind, src, dst, type_name, seq, "loss")
-        dst_t = slot.transport
-        loop.call_raw(now + link.latency.sample(rng), self._deliver,
-                      seq, kind, src, dst_t, dst, type_name, msg, rid)
+        args = (seq, kind, src, slot.transport, dst, type_name, msg, rid)
+        # loop.call_raw(when, self._deliver, *args), inlined: this runs for every message.
+        loop._seq = order = loop._seq + 1
+        heappush(loop._timers, (now + link.latency.sample(rng), order, None, self._deliver, args))
         if link.duplicate and rng.random() < link.duplicate:
+            dst_t = slot.transport
             self._duplicated += 1
             self._record("duplicated", kind, src_id, dst, type_name, seq)
             loop.call_raw(now + link.latency.sample(rng), self._deliver,
@@ -598,8 +689,10 @@ class SimNetwork:
 
         Calls with the same timeout expire in the order they were made, so
         each timeout value gets a FIFO queue and one timer for its head,
-        instead of a timer per call. A reply does not dequeue anything: the
-        expiry finds no pending call and does nothing.
+        instead of a timer per call (``call`` and ``call_then`` append to a
+        queue that already has one themselves). A reply does not dequeue
+        anything: when the timer fires it drops the calls answered meanwhile
+        and sleeps until the oldest one still waiting is due.
         """
         queue = self._deadlines.get(timeout)
         if queue is None:
@@ -612,12 +705,17 @@ class SimNetwork:
     def _expire_due(self, timeout: float) -> None:
         queue = self._deadlines[timeout]
         now = self.loop._now
-        while queue and queue[0][0] <= now:
-            _, caller, rid, dest, msg_type = queue.popleft()
-            if rid in caller._pending:
+        while queue:
+            deadline, caller, rid, dest, msg_type = queue[0]
+            if rid not in caller._pending:
+                queue.popleft()  # answered already: its expiry would do nothing, so skip it now
+            elif deadline <= now:
+                queue.popleft()
                 caller._expire(rid, dest, msg_type, timeout)
-        if queue:
-            self.loop.call_raw(queue[0][0], self._expire_due, timeout)
+            else:
+                # The oldest call still waiting: wake up exactly at its deadline.
+                self.loop.call_raw(deadline, self._expire_due, timeout)
+                return
 
     def _handler_failed(self, node_id: str, msg: Any, exc: Exception) -> None:
         if isinstance(exc, NoHandler):

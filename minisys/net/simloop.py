@@ -56,6 +56,7 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
         self._timers: list[tuple[Any, ...]] = []
         self._seq = 0
         self._cancelled_timers = 0
+        self._eager_next = False  # the next call_soon runs its callback now (see start_eager)
 
     def time(self) -> float:
         return self._now
@@ -87,19 +88,18 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
     def call_soon(self, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
         # BaseEventLoop.call_soon minus the debug-mode and thread checks: this
         # runs once per task wake-up, and a simulation has only one thread.
+        if self._eager_next:  # a new task's first step (start_eager): run it now
+            self._eager_next = False
+            if context is None:
+                callback(*args)
+            else:
+                context.run(callback, *args)
+            return None  # type: ignore[return-value]  # only Task.__init__ calls this, and drops it
         if self._closed:  # type: ignore[attr-defined]
             raise RuntimeError("Event loop is closed")
         handle = events.Handle(callback, args, self, context)
         self._ready.append(handle)  # type: ignore[attr-defined]
         return handle
-
-    def _eager_call_soon(self, callback: Any, *args: Any, context: Any = None) -> None:
-        # Shadows call_soon for exactly one call: the new task's first step.
-        del self.call_soon
-        if context is None:
-            callback(*args)
-        else:
-            context.run(callback, *args)
 
     def start_eager(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """A Task whose first step runs now, inside this call.
@@ -110,16 +110,16 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
         so ``asyncio.current_task()``, ``asyncio.timeout`` and ``TaskGroup``
         work as they do over HTTP. Python 3.12 has this built in
         (``eager_start``); on 3.11 the new task's first ``call_soon`` -- its
-        first step -- is run inline instead of queued. Call it only from a
-        loop callback, never from inside a running task.
+        first step -- is run inline instead of queued (``_eager_next``).
+        Call it only from a loop callback, never from inside a running task.
         """
         if _NATIVE_EAGER:
             return asyncio.Task(coro, loop=self, eager_start=True)  # type: ignore[call-arg]
-        self.call_soon = self._eager_call_soon  # type: ignore[method-assign]
+        self._eager_next = True
         try:
             return asyncio.Task(coro, loop=self)
         finally:
-            self.__dict__.pop("call_soon", None)
+            self._eager_next = False
 
     # --- the loop ------------------------------------------------------------------
 
@@ -128,9 +128,17 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
         # to _BATCH rounds per call (checking for stop after each) saves the
         # per-call overhead without changing what runs when.
         ready = self._ready  # type: ignore[attr-defined]
+        timers = self._timers  # _compact() keeps this list object
         for _ in range(_BATCH):
-            timers = self._timers
-            if not ready:
+            if ready:
+                # As in asyncio: callbacks that were already ready run first,
+                # then the timers that are due, in (time, scheduling order).
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+                now = self._now
+            else:
                 # Nothing to do now: jump the clock to the next live timer.
                 while timers:
                     head = timers[0]
@@ -140,8 +148,6 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
                         handle._scheduled = False
                         self._cancelled_timers -= 1
                         continue
-                    if head[0] > self._now:
-                        self._now = head[0]
                     break
                 else:
                     if self._stopping:  # type: ignore[attr-defined]
@@ -150,15 +156,13 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
                         f"simulation deadlocked at t={self._now:.6f}: nothing is scheduled, "
                         "so the awaited coroutine can never finish"
                     )
+                now = head[0]
+                if now > self._now:
+                    self._now = now
+                else:
+                    now = self._now
             if self._cancelled_timers > _COMPACT_AT and 2 * self._cancelled_timers > len(timers):
-                timers = self._compact()
-            # As in asyncio: callbacks that were already ready run first, then
-            # the timers that are due, in (time, scheduling order).
-            for _ in range(len(ready)):
-                handle = ready.popleft()
-                if not handle._cancelled:
-                    handle._run()
-            now = self._now
+                self._compact()
             while timers and timers[0][0] <= now:
                 entry = heappop(timers)
                 handle = entry[2]
@@ -173,7 +177,7 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
             if self._stopping:  # type: ignore[attr-defined]
                 return
 
-    def _compact(self) -> list[tuple[Any, ...]]:
+    def _compact(self) -> None:
         live = []
         for entry in self._timers:
             handle = entry[2]
@@ -182,9 +186,8 @@ class VirtualTimeLoop(base_events.BaseEventLoop):
             else:
                 live.append(entry)
         heapify(live)
-        self._timers = live
+        self._timers[:] = live
         self._cancelled_timers = 0
-        return live
 
     def close(self) -> None:
         super().close()

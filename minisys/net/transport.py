@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
-from minisys.net.errors import NoHandler
+from minisys.net.errors import NetError, NoHandler
 from minisys.net.messages import is_message, message_name
 from minisys.net.storage import Storage
 
@@ -67,14 +67,26 @@ class Transport(ABC):
         self.alive = True
         self._loop = loop
         self._handlers: dict[type, Handler] = {}
+        #: Message types whose handler was declared ``inline`` (see :func:`handler`).
+        self._inline: set[type] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def register(self, msg_type: type, fn: Handler) -> None:
-        """Route messages of ``msg_type`` to ``async fn(msg, sender) -> reply | None``."""
+    def register(self, msg_type: type, fn: Handler, *, inline: bool | None = None) -> None:
+        """Route messages of ``msg_type`` to ``async fn(msg, sender) -> reply | None``.
+
+        ``inline`` (default: what ``@handler(inline=...)`` declared) lets a
+        network run the handler's first step outside a task; see :func:`handler`.
+        """
         message_name(msg_type)  # refuses classes that are not messages
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"handler for {msg_type.__name__} must be an async function")
         self._handlers[msg_type] = fn
+        if inline is None:
+            inline = bool(getattr(fn, _INLINE, False))
+        if inline:
+            self._inline.add(msg_type)
+        else:
+            self._inline.discard(msg_type)
 
     @abstractmethod
     def peers(self) -> tuple[str, ...]:
@@ -88,6 +100,30 @@ class Transport(ABC):
         seconds (default: the network's), :class:`Unreachable` when ``dest``
         is known to be down, :class:`RemoteError` when its handler raised.
         """
+
+    def call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
+                  timeout: float | None = None) -> None:
+        """:meth:`call` for state machines: ``then(reply, None)`` or ``then(None, error)`` later.
+
+        Why: a coordinator that fans one request out to N replicas (Dynamo
+        §4.5) needs no task per replica, only a callback per answer; the
+        simulator runs ``then`` straight from the delivery. ``error`` is what
+        ``await call(...)`` would raise (:class:`RpcTimeout`,
+        :class:`Unreachable`, :class:`RemoteError`). ``then`` is never called
+        once this node has stopped or crashed, and must not raise: treat it
+        like a handler of the reply. This default runs :meth:`call` in a task
+        of this node (so stopping the node cancels it), as over HTTP.
+        """
+        self.spawn(self._call_then(dest, msg, then, timeout))
+
+    async def _call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
+                         timeout: float | None) -> None:
+        try:
+            reply = await self.call(dest, msg, timeout)
+        except NetError as exc:
+            then(None, exc)
+        else:
+            then(reply, None)
 
     @abstractmethod
     def send(self, dest: str, msg: Any) -> None:
@@ -153,30 +189,42 @@ class Transport(ABC):
 # --- roles ---------------------------------------------------------------------
 
 _HANDLES = "__minisys_handles__"
+_INLINE = "__minisys_inline__"
 _FROM_ANNOTATION = object()
 
 
-def handler(arg: Any = None) -> Any:
+def handler(arg: Any = None, *, inline: bool = False) -> Any:
     """Mark ``async def on_x(self, msg: X, sender: str)`` as the handler for ``X``.
 
     Use ``@handler`` to take the type from the ``msg`` annotation, or
     ``@handler(X)`` to name it (needed when the annotation cannot be resolved,
     e.g. a message class defined inside a function).
+
+    ``@handler(inline=True)`` is for small handlers that almost never wait
+    (a replica storing a version and acknowledging it): the simulator runs
+    their first step straight from the delivery, *outside* any task, and
+    moves them into a task only if they suspend -- a task fewer per message.
+    Until its first ``await`` that suspends, such a handler must not use
+    ``asyncio.current_task()``, ``asyncio.timeout`` or ``TaskGroup``
+    (afterwards it runs in a task like any other). Over HTTP the flag changes
+    nothing.
     """
 
     def mark(fn: Callable[..., Any], msg_type: Any) -> Callable[..., Any]:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"handler {fn.__qualname__} must be an async def")
         setattr(fn, _HANDLES, msg_type)
+        if inline:
+            setattr(fn, _INLINE, True)
         return fn
 
     if isinstance(arg, type):
         return lambda fn: mark(fn, arg)
     if arg is None:
         return lambda fn: mark(fn, _FROM_ANNOTATION)
-    if callable(arg):
+    if callable(arg) and not inline:
         return mark(arg, _FROM_ANNOTATION)
-    raise TypeError("use @handler or @handler(MessageType)")
+    raise TypeError("use @handler, @handler(MessageType) or @handler(MessageType, inline=True)")
 
 
 def _handled_types(owner: type, name: str, fn: Callable[..., Any]) -> tuple[type, ...]:
@@ -255,6 +303,11 @@ class Node:
     def call(self, dest: str, msg: Any, timeout: float | None = None) -> Coroutine[Any, Any, Any]:
         """``await self.call(dest, msg)``: see :meth:`Transport.call`."""
         return self.transport.call(dest, msg, timeout)
+
+    def call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
+                  timeout: float | None = None) -> None:
+        """Callback-style :meth:`call`: see :meth:`Transport.call_then`."""
+        self.transport.call_then(dest, msg, then, timeout)
 
     def send(self, dest: str, msg: Any) -> None:
         self.transport.send(dest, msg)

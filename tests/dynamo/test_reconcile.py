@@ -32,3 +32,17 @@ def test_vector_clock_mode_keeps_the_same_two_writes():
     one, _ = update(base, ctx, b"alice", "A", 2.0)
     two, _ = update(one, ctx, b"bob", "B", 1.5)
     assert sorted(s.value for s in two) == [b"alice", b"bob"]
+
+
+def test_decoding_a_version_again_gives_an_equal_sibling_and_never_a_stale_one() -> None:
+    from minisys.dynamo.reconcile import Sibling, from_plain, to_plain
+    from minisys.dynamo.vclock import Dot, VClock
+
+    original = Sibling(b"milk", Dot("Sx", 7, 1.5), VClock.of(Sy=2))
+    plain = to_plain([original])
+    again = from_plain([list(p) for p in plain])  # a copy, as a network would deliver
+    assert again == [original] and again[0].to_plain() == plain[0]
+    # Same dot, different data (only a buggy or hostile peer sends this): decoded as sent.
+    forged = [[b"beer", "Sx", 7, 1.5, [["Sy", 2, 0.0]]]]
+    assert from_plain(forged)[0].value == b"beer"
+    assert from_plain(plain)[0].value == b"milk"

@@ -533,3 +533,127 @@ def test_the_simulator_has_no_sockets(make_sim: MakeSim) -> None:
 
     with pytest.raises(NotImplementedError):
         net.run(dial())
+
+
+class Inline(Node):
+    """The same handlers as Recorder's, declared inline: no task until they wait."""
+
+    def __init__(self, transport: Transport) -> None:
+        super().__init__(transport)
+        self.first_step_tasks: list[object] = []
+        self.after_wait_tasks: list[object] = []
+
+    @handler(inline=True)
+    async def on_echo(self, msg: Echo, sender: str) -> Echoed:
+        self.first_step_tasks.append(asyncio.current_task())
+        return Echoed(msg.text, self.node_id)
+
+    @handler(Slow, inline=True)
+    async def on_slow(self, msg, sender):  # type: ignore[no-untyped-def]
+        self.first_step_tasks.append(asyncio.current_task())
+        await self.sleep(msg.seconds)
+        self.after_wait_tasks.append(asyncio.current_task())
+        async with asyncio.timeout(1.0):  # from here on it is an ordinary task
+            await asyncio.sleep(0)
+        return Echoed(f"slept {msg.seconds}", self.node_id)
+
+    @handler(Boom, inline=True)
+    async def on_boom(self, msg, sender):  # type: ignore[no-untyped-def]
+        raise ValueError(msg.why)
+
+
+def test_inline_handler_answers_without_a_task(make_sim: MakeSim) -> None:
+    net = make_sim()
+    node = net.add_node("i", Inline)
+    assert isinstance(node, Inline)
+    client = net.add_client("client")
+    assert net.run(client.call("i", Echo("x"))) == Echoed("x", "i")
+    assert node.first_step_tasks == [None]
+
+
+def test_inline_handler_that_waits_continues_in_a_task(make_sim: MakeSim) -> None:
+    net = make_sim(latency=Constant(0.001))
+    node = net.add_node("i", Inline)
+    assert isinstance(node, Inline)
+    client = net.add_client("client")
+
+    async def ask() -> tuple[Echoed, float]:
+        reply = await client.call("i", Slow(0.5))
+        return reply, net.now
+
+    reply, when = net.run(ask())
+    assert reply == Echoed("slept 0.5", "i")
+    assert when == pytest.approx(0.502)
+    assert node.first_step_tasks == [None] and node.after_wait_tasks[0] is not None
+
+
+def test_inline_handler_errors_and_crashes_look_like_any_handlers(make_sim: MakeSim) -> None:
+    net = make_sim()
+    net.add_node("i", Inline)
+    client = net.add_client("client")
+    with pytest.raises(RemoteError, match="ValueError"):
+        net.run(client.call("i", Boom("no")))
+
+    async def crash_midway() -> None:
+        waiting = asyncio.ensure_future(client.call("i", Slow(1.0), timeout=5.0))
+        await asyncio.sleep(0.1)
+        net.crash("i")
+        await waiting
+
+    with pytest.raises(Unreachable, match="crashed while handling"):
+        net.run(crash_midway())
+
+
+def test_call_then_reports_replies_and_failures_like_call(make_sim: MakeSim) -> None:
+    net = make_sim()
+    recorder(net, "b")
+    net.add_node("down")
+    net.crash("down")
+    a = net.add_node("a")
+    got: dict[str, tuple[object, str]] = {}
+
+    def keep(name: str) -> Callable[[object, BaseException | None], None]:
+        return lambda reply, error: got.__setitem__(name, (reply, type(error).__name__))
+
+    a.call_then("b", Echo("hi"), keep("reply"))
+    a.call_then("b", Boom("no"), keep("remote"))
+    a.call_then("b", Slow(2.0), keep("timeout"), timeout=0.5)
+    a.call_then("down", Echo("hi"), keep("down"))
+    a.call_then("nobody", Echo("hi"), keep("unknown"))
+    net.run_for(3.0)
+    assert got == {
+        "reply": (Echoed("hi", "b"), "NoneType"),
+        "remote": (None, "RemoteError"),
+        "timeout": (None, "RpcTimeout"),
+        "down": (None, "Unreachable"),
+        "unknown": (None, "Unreachable"),
+    }
+
+
+def test_call_then_never_calls_back_into_a_crashed_node(make_sim: MakeSim) -> None:
+    net = make_sim()
+    recorder(net, "b")
+    a = net.add_node("a")
+    got: list[object] = []
+    a.call_then("b", Slow(0.1), lambda reply, error: got.append(reply))
+    a.call_then("b", Slow(5.0), lambda reply, error: got.append(error), timeout=0.5)
+    net.run_for(0.01)
+    net.crash("a")
+    net.run_for(6.0)
+    assert got == []
+
+
+def test_timeouts_still_fire_at_their_deadline_among_answered_calls(make_sim: MakeSim) -> None:
+    net = make_sim(latency=Constant(0.001))
+    recorder(net, "b")
+    client = net.add_client("client")
+
+    async def mixed() -> float:
+        for _ in range(50):  # answered calls queue up ahead of the slow one's deadline
+            await client.call("b", Echo("x"), timeout=0.3)
+        start = net.now
+        with pytest.raises(RpcTimeout):
+            await client.call("b", Slow(1.0), timeout=0.3)
+        return net.now - start
+
+    assert net.run(mixed()) == pytest.approx(0.3)

@@ -118,6 +118,8 @@ class DynamoHttpStore(SyncStore):
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.cluster: Any = None
         self.killed: list[str] = []
+        #: (node, time.monotonic() when its restart returned), one per completed kill.
+        self.restarted: list[tuple[str, float]] = []
         self.clients: list[DynamoHttpClient] = []
         self.cart_keys: set[str] = set()
         self.settled_after: float | None = None
@@ -151,6 +153,11 @@ class DynamoHttpStore(SyncStore):
             self.killed.append(node)
             stop.wait(DOWN_SECONDS)
             self.cluster.start(node)
+            self.restarted.append((node, time.monotonic()))
+
+    def faults_completed(self) -> int:
+        """Kill-and-restart cycles done so far (the runner keeps clients going past the first)."""
+        return len(self.restarted)
 
     def settle(self) -> None:
         """Restart every node, then wait (bounded) until all nodes serve the same

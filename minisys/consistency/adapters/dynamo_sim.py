@@ -17,20 +17,21 @@ locally first) — it may resurface, so claiming "did not happen" would be
 false. Timeouts are ``info``.
 
 Final phase: heal, restart, then ``SimCluster.converge()`` (hints delivered,
-replicas agree) in bounded virtual time; replica state for the convergence
+replicas agree) in virtual time, bounded by ``SimCluster.convergence_bound()``; replica state for the convergence
 checker comes from ``SimCluster.replicas(key)`` (the key's top-N nodes).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from minisys.consistency.adapters.base import Failed, Indefinite, SimTarget, siblings_view
 from minisys.net import RpcTimeout, Uniform, Unreachable
 
-#: Virtual seconds of convergence rounds allowed after healing.
-CONVERGE_ROUNDS = 30
+#: Virtual seconds per convergence round (replicas are compared after each).
+ROUND_SECONDS = 0.5
 
 
 def cart_union(values: list[bytes]) -> bytes:
@@ -68,6 +69,8 @@ class DynamoSimTarget(SimTarget):
         self.contexts: dict[tuple[int, str], str] = {}
         self.read_values: dict[tuple[int, str], tuple] = {}
         self.converged_rounds: int | None = None
+        #: key -> {replica: its values} when quiesce() ended (before final reads repair anything).
+        self.settled: dict[str, dict[str, Any]] = {}
         self.cart_keys: set[str] = set()
 
     def _client(self, process: int) -> Any:
@@ -129,13 +132,28 @@ class DynamoSimTarget(SimTarget):
             raise Failed(str(exc)) from None
 
     def quiesce(self) -> None:
+        """Run virtual time until hints are delivered and every key's replicas agree.
+
+        Bounded by :meth:`SimCluster.convergence_bound` (hint retry plus two
+        full round-robin anti-entropy cycles), and it stops at the first round
+        where they agree -- a fixed number of rounds was too short whenever
+        the one replica holding delivered hints was not compared in time.
+        """
+        rounds = math.ceil(self.cluster.convergence_bound() / ROUND_SECONDS)
         try:
-            self.converged_rounds = self.cluster.converge(max_rounds=CONVERGE_ROUNDS, round_seconds=0.5)
+            self.converged_rounds = self.cluster.converge(max_rounds=rounds, round_seconds=ROUND_SECONDS)
         except AssertionError:
             self.converged_rounds = None  # the convergence checker will say what differs
+        self.settled = {key: self._states(key) for key in self.cluster.keys()}
+
+    def _states(self, key: str) -> dict[str, Any]:
+        return {node: sorted((_decode(s.value) for s in sibs), key=repr) for node, sibs in self.cluster.replicas(key).items()}
 
     def replica_states(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {
-            key: {node: sorted((_decode(s.value) for s in sibs), key=repr) for node, sibs in self.cluster.replicas(key).items()}
-            for key in keys
-        }
+        """Each key's replicas as anti-entropy left them at the end of :meth:`quiesce`.
+
+        Taken before the final reads, whose read repair (§5) would otherwise
+        mend a divergence that anti-entropy failed to and hide it from the
+        convergence checker.
+        """
+        return {key: self.settled[key] if key in self.settled else self._states(key) for key in keys}
