@@ -27,6 +27,8 @@ from minisys.log.record import Record, decode_messages
 
 #: The paper's pull size: "hundreds of kilobytes" (§3.1); 200 KB in the experiments (§5).
 DEFAULT_MAX_BYTES = 256 * 1024
+#: Registrations a consumer tries when its session keeps expiring mid-rebalance.
+_JOIN_ATTEMPTS = 5
 
 
 def _retrieve(future: asyncio.Future) -> None:
@@ -111,21 +113,40 @@ class Consumer:
     # ------------------------------------------------------------ group membership
 
     async def _join(self) -> None:
+        """Register in the group and rebalance (§3.2).
+
+        A rebalance can wait on a crashed member's session to expire; if this
+        consumer stalls longer than its own ``session_ms`` meanwhile, its
+        ephemeral registration expires too and a claim is refused with
+        NotRegistered. That is a session expiry like any other, so the answer
+        is the same as in the heartbeat loop: register again and rebalance.
+        """
         assert self._conn is not None and self.group is not None
-        await self._conn.call(m.JoinGroup(self.group, self.consumer_id, self.topics, self.session_ms))
-        await self._rebalance()
+        for attempt in range(_JOIN_ATTEMPTS):
+            await self._conn.call(m.JoinGroup(self.group, self.consumer_id, self.topics, self.session_ms))
+            try:
+                await self._rebalance()
+                return
+            except NotRegistered:
+                if attempt == _JOIN_ATTEMPTS - 1:
+                    raise NotRegistered(
+                        f"consumer {self.consumer_id!r} lost its session in group {self.group!r} during each of "
+                        f"{_JOIN_ATTEMPTS} rebalances: session_ms={self.session_ms} is too short for this broker"
+                    ) from None
 
     async def _rebalance(self) -> None:
         assert self._conn is not None and self.group is not None
-        self._version, owned = await rebalance(self._conn.call, self.group, self.consumer_id,
-                                               self.topics, self._rng)
-        self.rebalances += 1
-        self.positions = {}
-        self._prefetched = {}
+        version, owned = await rebalance(self._conn.call, self.group, self.consumer_id, self.topics, self._rng)
+        positions: dict[tuple[str, int], int] = {}
         for topic, p in owned:
             committed: m.CommittedOffset = await self._conn.call(m.FetchOffset(self.group, topic, p))
-            self.positions[(topic, p)] = (committed.offset if committed.offset is not None
-                                          else await self._reset_offset(topic, p))
+            positions[(topic, p)] = (committed.offset if committed.offset is not None
+                                     else await self._reset_offset(topic, p))
+        # Switch over in one step, after every start offset is known: nobody
+        # (a poll, a caller reading ``assignment`` or the version) sees a
+        # half-built assignment.
+        self.positions, self._prefetched, self._version = positions, {}, version
+        self.rebalances += 1
 
     async def _heartbeat_forever(self) -> None:
         """Keep the ephemeral registration alive and act on the watch, whether or not the app polls.

@@ -100,8 +100,15 @@ class StreamServer:
                     reply, found = error_reply(exc), None
                 writer.write(frame(reply))
                 if found is not None:
+                    if writer.transport.is_closing():
+                        return  # the client went away (a crashed consumer): nobody to send the data to
                     if self.use_sendfile:
-                        await loop.sendfile(writer.transport, found.file, found.position, found.length)
+                        try:
+                            await loop.sendfile(writer.transport, found.file, found.position, found.length)
+                        except RuntimeError:  # "Transport is closing": the client left mid-transfer
+                            if writer.transport.is_closing():
+                                return
+                            raise
                     else:
                         found.file.seek(found.position)
                         writer.write(found.file.read(found.length))

@@ -173,3 +173,31 @@ async def test_adding_a_topic_fires_the_watch_and_subscribers_rebalance(server: 
         await asyncio.sleep(0.02)
     assert consumer.assignment == [("a", 0), ("b", 0), ("b", 1)]
     await consumer.close()
+
+
+async def test_a_consumer_whose_session_expires_mid_rebalance_registers_again(
+        server: StreamServer, monkeypatch) -> None:
+    """§3.2: registrations are ephemeral. A consumer that stalls longer than
+    its session in the middle of a rebalance (a GC pause, a busy machine) finds
+    its registration gone when it claims a partition; it must register again
+    and finish the rebalance, as after any other expiry -- not fail to start."""
+    from minisys.log import consumer as consumer_module
+
+    await create_topic(server.address, "t", 4)
+    stalls = []
+
+    async def stalling_rebalance(call, *args, **kwargs):
+        async def call_after_a_stall(request):
+            if isinstance(request, m.ClaimPartition) and not stalls:
+                stalls.append(request)
+                await asyncio.sleep(0.5)  # > session_ms: the broker expires the registration meanwhile
+                server.broker.registry.expire()
+            return await call(request)
+        return await rebalance(call_after_a_stall, *args, **kwargs)
+
+    monkeypatch.setattr(consumer_module, "rebalance", stalling_rebalance)
+    second = await Consumer(server.address, "t", group="g", consumer_id="c", session_ms=150).start()
+    assert stalls, "the stall was injected"
+    assert second.assignment == [("t", p) for p in range(4)]
+    assert owners_of(server, "g") == {("t", p): "c" for p in range(4)}
+    await second.close()
