@@ -127,12 +127,18 @@ def test_combiner_runs_on_the_map_side_before_spilling(tmp_path):
     assert all(n <= 5 for spill in buf.spills for _, n in spill)  # each spill was combined first
 
 
-def test_external_merge_is_multi_pass_bounded_fan_in_and_keeps_ties_in_run_order(tmp_path):
+def overlapping_sorted_runs(directory):
+    """Ten sorted runs whose keys interleave and repeat; run r's values are all r."""
     runs = []
     for r in range(10):
-        path = tmp_path / f"run{r}.mp"
+        path = directory / f"run{r}.mp"
         write_run(path, [[f"k{i:03d}", r] for i in range(r, 60, 3)])
         runs.append(path)
+    return runs
+
+
+def test_external_merge_is_multi_pass_bounded_fan_in_and_keeps_ties_in_run_order(tmp_path):
+    runs = overlapping_sorted_runs(tmp_path)
     merged = list(merge_runs(runs, tmp_path, fan_in=3))
     assert [k for k, _ in merged] == sorted(k for k, _ in merged)
     assert len(list(tmp_path.glob("merge-pass*"))) >= 4  # 10 runs at fan-in 3 need intermediate passes
@@ -143,11 +149,7 @@ def test_external_merge_is_multi_pass_bounded_fan_in_and_keeps_ties_in_run_order
 
 def test_reduce_input_that_fits_in_memory_is_sorted_in_memory_in_the_external_merges_order(tmp_path):
     """§3.1: the external sort is only for intermediate data too large for memory."""
-    runs = []
-    for r in range(10):
-        path = tmp_path / f"run{r}.mp"
-        write_run(path, [[f"k{i:03d}", r] for i in range(r, 60, 3)])
-        runs.append(path)
+    runs = overlapping_sorted_runs(tmp_path)
     total = sum(1 for p in runs for _ in read_run(p))
     (tmp_path / "ext").mkdir()
     (tmp_path / "mem").mkdir()
