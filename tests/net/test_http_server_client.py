@@ -8,7 +8,10 @@ mid-request, one that never answers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -25,6 +28,19 @@ async def _echo_app(request: Request) -> Response:
     if request.path == "/slow":
         await asyncio.sleep(0.2)
     return Response(200, f"{request.method} {request.path} {len(request.body)}".encode())
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any = _echo_app, *, client: HttpClient | None = None, **options: Any) -> AsyncIterator[int]:
+    """A started HttpServer's port; the server (and ``client``, if given) closed afterwards."""
+    server = HttpServer(app, **options)
+    port = await server.start()
+    try:
+        yield port
+    finally:
+        if client is not None:
+            await client.close()
+        await server.close()
 
 
 async def _raw(port: int, data: bytes, *, until_closed: bool = True, expect: int = 0) -> bytes:
@@ -49,14 +65,10 @@ def _statuses(raw: bytes) -> list[str]:
 
 
 async def test_pipelined_requests_are_answered_in_request_order() -> None:
-    server = HttpServer(_echo_app)
-    port = await server.start()
-    try:
+    async with serving() as port:
         raw = await _raw(port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
                                b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
                                b"POST /last HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
-    finally:
-        await server.close()
     bodies = [part.split(b"\r\n\r\n", 1)[1].split(b"HTTP/1.1")[0] for part in raw.split(b"HTTP/1.1 200")[1:]]
     assert bodies == [b"GET /slow 0", b"GET /fast 0", b"POST /last 3"]
 
@@ -89,9 +101,7 @@ async def test_concurrent_requests_beyond_the_connection_limit_wait_for_a_free_c
 
 
 async def test_oversized_body_gets_413_from_content_length_before_the_body_is_sent() -> None:
-    server = HttpServer(_echo_app, max_body=1000)
-    port = await server.start()
-    try:
+    async with serving(max_body=1000) as port:
         # Headers only: the server must answer without waiting for the 10 MB it was promised.
         raw = await _raw(port, b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
         assert _statuses(raw) == ["413"] and b"Connection: close" in raw
@@ -100,15 +110,11 @@ async def test_oversized_body_gets_413_from_content_length_before_the_body_is_se
         assert _statuses(await _raw(port, chunked)) == ["413"]
         small = b"PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
         assert (await _raw(port, small, until_closed=False, expect=10)).startswith(b"HTTP/1.1 200")
-    finally:
-        await server.close()
 
 
 async def test_malformed_http_gets_400_and_the_server_keeps_serving() -> None:
-    server = HttpServer(_echo_app)
-    port = await server.start()
     client = HttpClient()
-    try:
+    async with serving(client=client) as port:
         for garbage in (b"\x00\x01\x02 nonsense\r\n\r\n", b"GET / HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
                         b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"):
             raw = await _raw(port, garbage)
@@ -119,62 +125,41 @@ async def test_malformed_http_gets_400_and_the_server_keeps_serving() -> None:
         huge_head = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 10) + b"\r\n\r\n"
         assert _statuses(await _raw(port, huge_head)) == ["431"]
         assert (await client.request(("127.0.0.1", port), "GET", "/ok")).status == 200
-    finally:
-        await client.close()
-        await server.close()
 
 
 async def test_expect_100_continue_is_answered_so_curl_does_not_stall() -> None:
-    server = HttpServer(_echo_app)
-    port = await server.start()
-    try:
+    async with serving() as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
         assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
         writer.write(b"ok")
         assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 200")
         writer.close()
-    finally:
-        await server.close()
 
 
 async def test_http_10_and_connection_close_requests_get_their_connection_closed() -> None:
-    server = HttpServer(_echo_app)
-    port = await server.start()
-    try:
+    async with serving() as port:
         raw = await _raw(port, b"GET /a HTTP/1.0\r\n\r\n")  # returns only because the server closed
         assert _statuses(raw) == ["200"] and raw.endswith(b"GET /a 0")
-    finally:
-        await server.close()
 
 
 async def test_a_timed_out_request_closes_its_connection_so_a_late_reply_never_answers_the_next() -> None:
-    server = HttpServer(_echo_app)
-    port = await server.start()
     client = HttpClient()
-    try:
+    async with serving(client=client) as port:
         with pytest.raises(HttpTimeout):
             await client.request(("127.0.0.1", port), "GET", "/slow", timeout=0.05)
         resp = await client.request(("127.0.0.1", port), "GET", "/fast")
         assert resp.body == b"GET /fast 0"
-    finally:
-        await client.close()
-        await server.close()
 
 
 async def test_a_reply_over_the_limit_is_refused() -> None:
     async def big(request: Request) -> Response:
         return Response(200, b"x" * 5000)
 
-    server = HttpServer(big)
-    port = await server.start()
     client = HttpClient(max_body=1000)
-    try:
+    async with serving(big, client=client) as port:
         with pytest.raises(ReplyTooLarge):
             await client.request(("127.0.0.1", port), "GET", "/")
-    finally:
-        await client.close()
-        await server.close()
 
 
 async def test_a_pooled_connection_the_server_closed_is_not_reused() -> None:
