@@ -30,7 +30,7 @@ from minisys.dynamo.reconcile import MergeHook, Sibling, from_plain, merge_value
 from minisys.dynamo.ring import Ring
 from minisys.errors import BadInput, MinisysError
 from minisys.net import Node, RemoteError, Unreachable
-from minisys.net.httpclient import HttpClient, HttpConnectionError, split_url
+from minisys.net.httpclient import HttpClient, HttpConnectionError, HttpNotSent, split_url
 
 ROUTINGS = ("server", "client")
 #: Largest reply the HTTP client reads: a get returns every sibling, each up to a 1 MiB value.
@@ -197,8 +197,10 @@ class Client:
     Requests travel on pooled keep-alive connections
     (:class:`~minisys.net.httpclient.HttpClient`): the client's share of
     every operation's cost is one write and one parsed reply.
-    A node that cannot be reached is skipped for the next one; a request
-    that timed out raises ``TimeoutError`` (it may have taken effect).
+    A node that cannot be reached is skipped for the next one, and so is one
+    that cut off a get's reply; a put whose reply was cut off raises
+    ``ConnectionError`` and one that timed out ``TimeoutError`` -- either may
+    have taken effect, so it is not sent to a second coordinator.
     """
 
     def __init__(self, urls: Sequence[str], *, routing: str = "server", refresh: float = 10.0,
@@ -273,7 +275,12 @@ class Client:
             addr, base = self._address(url)
             try:
                 resp = await self._http.request(addr, method, base + path, body, headers, self.timeout)
-            except HttpConnectionError as exc:  # the load balancer tries the next node
+            except HttpConnectionError as exc:
+                # The load balancer tries the next node -- unless a put was
+                # sent and its reply cut off: it may have been applied, and a
+                # second coordinator would make a second version of it.
+                if method != "GET" and not isinstance(exc, HttpNotSent):
+                    raise
                 last = exc
                 continue
             return resp.status, resp.body

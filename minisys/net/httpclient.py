@@ -33,6 +33,10 @@ class HttpConnectionError(ConnectionError):
     """The request could not be sent or its reply was cut off (it may or may not have been processed)."""
 
 
+class HttpNotSent(HttpConnectionError):
+    """Connecting failed: the request never left this process, so sending it elsewhere is safe."""
+
+
 class HttpTimeout(TimeoutError):
     """No complete reply within the timeout."""
 
@@ -251,7 +255,7 @@ class HttpClient:
         except OSError as exc:
             pool.open -= 1
             self._wake(pool)
-            raise HttpConnectionError(f"cannot connect to {addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
+            raise HttpNotSent(f"cannot connect to {addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
         except BaseException:
             pool.open -= 1
             self._wake(pool)

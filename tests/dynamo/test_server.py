@@ -6,8 +6,9 @@ import asyncio
 import socket
 
 import aiohttp
+import pytest
 
-from minisys.dynamo import Client
+from minisys.dynamo import Client, DynamoUnavailableError
 from minisys.dynamo.node import DynamoConfig
 from minisys.dynamo.server import ServeOptions, serve
 
@@ -156,3 +157,29 @@ async def test_the_client_reuses_keep_alive_connections_and_skips_a_dead_node(tm
             assert len(live) == 1 and live[0].open == 1  # ten requests, one connection
 
     await _with_node(tmp_path, body)
+
+
+async def test_a_put_whose_reply_is_cut_off_is_not_sent_to_a_second_coordinator() -> None:
+    """A put that reached a node may have been applied even if the reply never
+    came back: re-sending it elsewhere would create a second version, so the
+    client reports it (as indefinite) instead; a get simply tries the next node."""
+    requests: list[int] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        requests.append(writer.get_extra_info("sockname")[1])
+        writer.close()
+
+    servers = [await asyncio.start_server(hang_up, "127.0.0.1", 0) for _ in range(2)]
+    client = Client([f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}" for s in servers], timeout=2.0)
+    try:
+        with pytest.raises(ConnectionError):
+            await client.put("k", b"v")
+        assert len(requests) == 1
+        with pytest.raises(DynamoUnavailableError):
+            await client.get("k")
+        assert len(requests) == 3  # the get was tried on both nodes
+    finally:
+        await client.close()
+        for s in servers:
+            s.close()

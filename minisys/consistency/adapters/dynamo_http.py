@@ -54,15 +54,13 @@ class DynamoHttpClient(Client):
         self.cart_keys = cart_keys if cart_keys is not None else set()
 
     def _call(self, coro: Any) -> Any:
-        import aiohttp
-
         from minisys.dynamo import DynamoUnavailableError
 
         try:
             return self.loop.run_until_complete(coro)
-        except DynamoUnavailableError as exc:
+        except DynamoUnavailableError as exc:  # no node took the request
             raise Failed(str(exc)) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, ConnectionError) as exc:  # sent, reply lost: it may have been applied
             raise Indefinite(str(exc) or type(exc).__name__) from None
 
     def read(self, key: str) -> Any:
