@@ -287,11 +287,12 @@ class Client:
         raise DynamoUnavailableError(f"no node reachable ({last})")
 
     @staticmethod
-    def _fail(status: int, text: bytes) -> None:
+    def _fail(status: int, body: bytes) -> None:
+        text = body.decode("utf-8", "replace")
         try:
             detail = json.loads(text).get("error", text)
         except ValueError:
-            detail = text.decode("utf-8", "replace").strip()
+            detail = text.strip()
         if status in (400, 413, 414):
             raise BadInput(detail)
         raise DynamoUnavailableError(f"HTTP {status}: {detail}")

@@ -176,9 +176,13 @@ class QuorumRound:
             nxt = self.plan.replace(target, hint, self.top)
             if nxt is not None:
                 self._launch(*nxt)
-        if len(replies) < need and (arrived or self._outstanding):
-            return  # not satisfied yet
+        if self._unsatisfied():
+            return
         self._satisfy()
+
+    def _unsatisfied(self) -> bool:
+        """Fewer than ``_need`` replies while someone may still answer."""
+        return len(self.replies) < self._need and bool(self._arrived or self._outstanding)
 
     def _satisfy(self) -> None:
         """Enough replies (or nobody left to ask): wake the waiter, run what :meth:`finish` registered."""
@@ -194,7 +198,7 @@ class QuorumRound:
         """Until ``need`` replies arrived or nobody is left to ask; returns the count."""
         self._need = need
         self._process()
-        if len(self.replies) < need and (self._arrived or self._outstanding):
+        if self._unsatisfied():
             self._wakeup = asyncio.get_running_loop().create_future()
             try:
                 await self._wakeup
@@ -309,12 +313,14 @@ class DynamoNode(Node):
             return merged
         current = self.engine.get(key)
         merged = self._merge_with(current, siblings)
-        # A dot names one version (same dots, same data); a list never repeats a
-        # dot, so different lengths already mean different sets.
-        if len(merged) != len(current) or reconcile.dots(merged) != reconcile.dots(current):
-            self.engine.put(key, merged)
-            self.anti_entropy.stored(key, merged)
+        if not reconcile.same_versions(merged, current):
+            self._keep(key, merged)
         return merged
+
+    def _keep(self, key: str, siblings: list[Sibling]) -> None:
+        """Write our copy of ``key`` and tell anti-entropy it changed."""
+        self.engine.put(key, siblings)
+        self.anti_entropy.stored(key, siblings)
 
     def local_versions(self, key: str) -> list[Sibling]:
         """Our copy plus any hinted copies we hold for others (a fallback serves reads too)."""
@@ -379,9 +385,7 @@ class DynamoNode(Node):
     def _read_repair(self, key: str, rnd: QuorumRound) -> None:
         """After replying, once the stragglers are in: update replicas that returned stale data (§5)."""
         merged = self._merge_replies(rnd)
-        want = reconcile.dots(merged)
-        stale = [target for target, versions in rnd.replies.items()
-                 if versions != merged and (len(versions) != len(merged) or reconcile.dots(versions) != want)]
+        stale = [target for target, versions in rnd.replies.items() if not reconcile.same_versions(versions, merged)]
         if stale and self.transport.alive:
             self.spawn(self._repair(key, merged, stale, rnd.hints), name=f"{self.node_id}.read-repair")
 
@@ -421,10 +425,8 @@ class DynamoNode(Node):
     def coordinator_candidates(self, key: str, ctx: Context) -> list[str]:
         """Who should coordinate this put, best first (§4.5 top N; §6.1 fastest replier)."""
         top = list(self.ring.preference_list(key, self.config.n))
-        if self.detector.suspects_anyone():
-            healthy = [t for t in top if t == self.node_id or self.detector.healthy(t)]
-        else:
-            healthy = top
+        ok = self._healthy()
+        healthy = top if ok is None else [t for t in top if t == self.node_id or ok(t)]
         if (self.config.fastest_replier_coordinates and ctx.fastest in healthy):
             return [ctx.fastest] + [t for t in healthy if t != ctx.fastest]
         if self.node_id in top:
@@ -449,8 +451,7 @@ class DynamoNode(Node):
             # truncated) and nothing in ``local`` has seen the fresh dot, so
             # that merge gives new_list itself. Skip it.
             stored = new_list
-            self.engine.put(key, stored)
-            self.anti_entropy.stored(key, stored)
+            self._keep(key, stored)
         else:
             stored = self.store(key, new_list, plan.local_hint)
         self.stats["coordinated_puts"] += 1

@@ -127,6 +127,13 @@ def dots(siblings: Iterable[Sibling]) -> frozenset[tuple[str, int]]:
     return frozenset((s.dot.node, s.dot.counter) for s in siblings)
 
 
+def same_versions(a: list[Sibling], b: list[Sibling]) -> bool:
+    """Do two sibling lists hold the same versions? A dot names one version (same
+    dot, same data) and a list never repeats a dot, so equal lengths and equal
+    dot sets decide it without comparing values."""
+    return a == b or (len(a) == len(b) and dots(a) == dots(b))
+
+
 def context_of(siblings: Iterable[Sibling]) -> VClock:
     """A clock that subsumes every sibling: what a get hands back to the client (§5 (v)).
 

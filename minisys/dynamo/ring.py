@@ -75,8 +75,6 @@ class Ring:
         self.nodes: tuple[str, ...] = tuple(sorted(set(self._owners)))
         self._plists: dict[int, tuple[str, ...]] = {}
         self._names: dict[int, str] = {}
-        # n -> range index -> first n nodes: the request path's lookup, one dict hit.
-        self._tops: dict[int, dict[int, tuple[str, ...]]] = {}
         self._replicated: dict[int, dict[str, list[str]]] = {}
         # n -> key -> first n nodes: every request asks this for its key two or three times.
         self._by_key: dict[int, dict[str | bytes, tuple[str, ...]]] = {}
@@ -167,13 +165,7 @@ class Ring:
             by_key = self._by_key[n] = {}
         found = by_key.get(key)
         if found is None:
-            index = self.range_index(key)
-            tops = self._tops.get(n)
-            if tops is None:
-                tops = self._tops[n] = {}
-            found = tops.get(index)
-            if found is None:
-                found = tops[index] = self.walk(index, n)
+            found = self.walk(self.range_index(key), n)
             if len(by_key) >= KEYS_KEPT:
                 by_key.clear()
             by_key[key] = found

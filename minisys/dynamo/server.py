@@ -105,7 +105,7 @@ class ApiServer:
             raw = path[4:]
             if not raw or "/" in raw:
                 return _error(404, f"no such resource: {path}")
-            key = unquote(raw) if "%" in raw else raw
+            key = unquote(raw)
             if method == "GET":
                 return await self.get(key)
             if method == "PUT":

@@ -228,7 +228,6 @@ class HttpTransport(Transport):
             if request.path == HEALTH_PATH and request.method == "GET":
                 return Response(200, f"ok {self.node_id}\n".encode())
             return _plain(404, f"no such endpoint: {request.method} {request.path}")
-        net = self._net
         if not self.alive:
             return _plain(503, f"node {self.node_id!r} is stopping")
         if self._auth is not None:
@@ -240,8 +239,6 @@ class HttpTransport(Transport):
         if codec is None:
             return _plain(415, f"Content-Type must be {' or '.join(CONTENT_TYPES.values())}, "
                                f"got {request.content_type!r}")
-        if len(request.body) > net.max_body:  # the server refuses these before reading them
-            return _plain(413, f"body larger than {net.max_body} bytes")
         try:
             env = decode_request(request.body, codec)
         except MessageDecodeError as exc:

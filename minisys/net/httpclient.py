@@ -248,17 +248,13 @@ class HttpClient:
             loop = asyncio.get_running_loop()
             _, conn = await asyncio.wait_for(
                 loop.create_connection(lambda: _Conn(self.max_body), addr[0], addr[1]), timeout)
-        except TimeoutError:
+        except BaseException as exc:
             pool.open -= 1
             self._wake(pool)
-            raise HttpTimeout(f"cannot connect to {addr[0]}:{addr[1]} within {timeout:g}s") from None
-        except OSError as exc:
-            pool.open -= 1
-            self._wake(pool)
-            raise HttpNotSent(f"cannot connect to {addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
-        except BaseException:
-            pool.open -= 1
-            self._wake(pool)
+            if isinstance(exc, TimeoutError):  # before OSError, of which it is a subclass
+                raise HttpTimeout(f"cannot connect to {addr[0]}:{addr[1]} within {timeout:g}s") from None
+            if isinstance(exc, OSError):
+                raise HttpNotSent(f"cannot connect to {addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
             raise
         return conn
 

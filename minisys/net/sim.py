@@ -222,13 +222,7 @@ class SimTransport(Transport):
             try:
                 signal = handling.send(None)
             except StopIteration as done:
-                reply = done.value
-                if reply is not None and registered_name(type(reply)) is None:
-                    try:
-                        self._check_reply(msg, reply)
-                    except TypeError as bad:
-                        return self._answer(kind, src, msg, rid, None, bad)
-                return self._answer(kind, src, msg, rid, reply, None)
+                return self._reply(kind, src, msg, rid, done.value)
             except asyncio.CancelledError:
                 return  # as for a task cancelled before it answered
             except Exception as exc:
@@ -264,6 +258,10 @@ class SimTransport(Transport):
             return self._answer(kind, src, msg, rid, None, exc)
         if suspended:
             self._tasks.discard(suspended[0])
+        self._reply(kind, src, msg, rid, reply)
+
+    def _reply(self, kind: str, src: str, msg: Any, rid: int, reply: Any) -> None:
+        """Send a handler's return value, or the TypeError if it is not a message the call may get."""
         if reply is not None and registered_name(type(reply)) is None:
             try:
                 self._check_reply(msg, reply)
