@@ -145,21 +145,9 @@ class SimTransport(Transport):
     async def call(self, dest: str, msg: Any, timeout: float | None = None) -> Any:
         if not self.alive:
             raise asyncio.CancelledError()
-        net = self._net
-        if timeout is None:
-            timeout = self.default_timeout
-        rid = net._next_rid
-        net._next_rid = rid + 1
-        loop = net.loop
-        fut = loop.create_future()
-        self._pending[rid] = fut
+        fut = self._net.loop.create_future()
+        rid = self._start(dest, msg, fut, timeout)
         try:
-            net._transmit(self, dest, CALL, msg, rid)
-            queue = net._deadlines.get(timeout)
-            if queue:  # _arm_timeout's common case, inlined: a timer already waits for this queue
-                queue.append((loop._now + timeout, self, rid, dest, type(msg)))
-            else:
-                net._arm_timeout(self, rid, dest, type(msg), timeout)
             return await fut
         finally:
             self._pending.pop(rid, None)
@@ -168,26 +156,25 @@ class SimTransport(Transport):
                   timeout: float | None = None) -> None:
         if not self.alive:
             return
+        try:
+            self._start(dest, msg, then, timeout)
+        except NetError as exc:  # no such node: as call() would raise, but later, like any answer
+            self._net.loop.call_soon(then, None, exc)
+
+    def _start(self, dest: str, msg: Any, waiter: Any, timeout: float | None) -> int:
+        """Register ``waiter`` (a future, or a callback) under a new request id,
+        transmit ``msg`` and arm its timeout; returns the request id."""
         net = self._net
-        if timeout is None:
-            timeout = self.default_timeout
         rid = net._next_rid
         net._next_rid = rid + 1
-        self._pending[rid] = then
+        self._pending[rid] = waiter
         try:
             net._transmit(self, dest, CALL, msg, rid)
-        except NetError as exc:  # no such node: as call() would raise, but later, like any answer
-            del self._pending[rid]
-            net.loop.call_soon(then, None, exc)
-            return
         except BaseException:
             del self._pending[rid]
             raise
-        queue = net._deadlines.get(timeout)
-        if queue:  # as in call()
-            queue.append((net.loop._now + timeout, self, rid, dest, type(msg)))
-        else:
-            net._arm_timeout(self, rid, dest, type(msg), timeout)
+        net._arm_timeout(self, rid, dest, type(msg), self.default_timeout if timeout is None else timeout)
+        return rid
 
     # --- called by the network -------------------------------------------------
 
@@ -687,8 +674,7 @@ class SimNetwork:
 
         Calls with the same timeout expire in the order they were made, so
         each timeout value gets a FIFO queue and one timer for its head,
-        instead of a timer per call (``call`` and ``call_then`` append to a
-        queue that already has one themselves). A reply does not dequeue
+        instead of a timer per call. A reply does not dequeue
         anything: when the timer fires it drops the calls answered meanwhile
         and sleeps until the oldest one still waiting is due.
         """
