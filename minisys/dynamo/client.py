@@ -211,7 +211,8 @@ class Client:
             raise BadInput(f"routing={routing!r}: choose one of {', '.join(ROUTINGS)}")
         self.urls = [u.rstrip("/") for u in urls]
         try:
-            self._where = {u: split_url(u) for u in self.urls}
+            for url in self.urls:
+                split_url(url)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         self.routing = routing
@@ -234,14 +235,8 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _address(self, url: str) -> tuple[tuple[str, int], str]:
-        where = self._where.get(url)
-        if where is None:
-            where = self._where[url] = split_url(url)
-        return where
-
     async def status(self, url: str) -> dict[str, Any]:
-        addr, base = self._address(url.rstrip("/"))
+        addr, base = split_url(url.rstrip("/"))
         resp = await self._http.request(addr, "GET", base + "/status", headers={"Accept": "application/json"},
                                         timeout=self.timeout)
         return json.loads(resp.body)
@@ -272,7 +267,7 @@ class Client:
         path = "/kv/" + quote(key, safe="")
         last: Exception | None = None
         for url in await self._order(key):
-            addr, base = self._address(url)
+            addr, base = split_url(url)
             try:
                 resp = await self._http.request(addr, method, base + path, body, headers, self.timeout)
             except HttpConnectionError as exc:

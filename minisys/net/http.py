@@ -325,18 +325,14 @@ class HttpNetwork:
         self.seed = seed
         self.connections_per_node = connections_per_node
         self._hosted: dict[str, _Hosted] = {}
-        self._addresses: dict[str, tuple[Address, str]] = {}
         self._storages: dict[str, Storage] = {}
 
     def _split(self, base: str) -> tuple[Address, str]:
-        """A directory URL's (host, port) and base path, parsed once per URL."""
-        found = self._addresses.get(base)
-        if found is None:
-            try:
-                found = self._addresses[base] = split_url(base)
-            except ValueError as exc:
-                raise Unreachable(base, str(exc)) from None
-        return found
+        """A directory URL's (host, port) and base path."""
+        try:
+            return split_url(base)
+        except ValueError as exc:
+            raise Unreachable(base, str(exc)) from None
 
     def _storage(self, node_id: str) -> Storage:
         if node_id not in self._storages:

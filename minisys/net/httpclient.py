@@ -61,8 +61,9 @@ class HttpResponse:
         return self.body.decode("utf-8", "replace")
 
 
+@functools.lru_cache(maxsize=1024)
 def split_url(url: str) -> tuple[Address, str]:
-    """``http://host:port/base`` -> ((host, port), "/base")."""
+    """``http://host:port/base`` -> ((host, port), "/base"); cached, as every request names its peer by URL."""
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"{url!r}: expected http://HOST[:PORT]")
