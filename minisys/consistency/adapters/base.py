@@ -115,3 +115,19 @@ def siblings_view(values: Sequence[Any]) -> Any:
     if not vals:
         return None
     return vals[0] if len(vals) == 1 else tuple(vals)
+
+
+def decode_value(raw: bytes) -> Any:
+    """A stored value back as the int or str the history recorded (stores hold bytes)."""
+    text = raw.decode("utf-8", "replace")
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def cart_view(values: Sequence[bytes]) -> tuple:
+    """A Dynamo shopping cart's items: the union of its siblings (§4.4), decoded and sorted."""
+    from minisys.dynamo import cart_union
+
+    return tuple(sorted(decode_value(x) for x in cart_union(list(values)).split(b",") if x))

@@ -24,7 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from minisys.consistency.adapters.base import Client, Failed, Indefinite, SyncStore, siblings_view
+from minisys.consistency.adapters.base import (
+    Client,
+    Failed,
+    Indefinite,
+    SyncStore,
+    cart_view,
+    decode_value,
+    siblings_view,
+)
 
 #: Wall seconds between a kill and the restart.
 DOWN_SECONDS = 1.0
@@ -32,14 +40,6 @@ DOWN_SECONDS = 1.0
 #: node serves the same siblings for every written key, up to the maximum.
 SETTLE_SECONDS = 3.0
 SETTLE_MAX_SECONDS = 30.0
-
-
-def _decode(raw: bytes) -> Any:
-    text = raw.decode("utf-8", "replace")
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 class DynamoHttpClient(Client):
@@ -66,12 +66,10 @@ class DynamoHttpClient(Client):
     def read(self, key: str) -> Any:
         self.touched.add(key)
         got = self._call(self.dynamo.get(key))
-        values = tuple(_decode(v) for v in got.values)
+        values = tuple(decode_value(v) for v in got.values)
         self.contexts[key], self.read_values[key] = got.context, values
         if key in self.cart_keys:  # the shopping cart: the union of every sibling's items
-            from minisys.dynamo import cart_union
-
-            return tuple(sorted(_decode(x) for x in cart_union(got.values).split(b",") if x))
+            return cart_view(got.values)
         return siblings_view(values)
 
     def add(self, key: str, element: Any) -> None:

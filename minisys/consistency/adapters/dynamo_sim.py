@@ -27,25 +27,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from minisys.consistency.adapters.base import Failed, Indefinite, SimTarget, siblings_view
+from minisys.consistency.adapters.base import (
+    Failed,
+    Indefinite,
+    SimTarget,
+    cart_view,
+    decode_value,
+    siblings_view,
+)
 from minisys.net import RpcTimeout, Uniform, Unreachable
 
 #: Virtual seconds per convergence round (replicas are compared after each).
 ROUND_SECONDS = 0.5
-
-
-def cart_union(values: list[bytes]) -> bytes:
-    from minisys.dynamo import cart_union as union
-
-    return union(values)
-
-
-def _decode(raw: bytes) -> Any:
-    text = raw.decode("utf-8", "replace")
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 class DynamoSimTarget(SimTarget):
@@ -88,13 +81,13 @@ class DynamoSimTarget(SimTarget):
 
     def _view(self, key: str, values: list[bytes]) -> Any:
         if key in self.cart_keys:  # the shopping cart: the union of every sibling's items
-            return tuple(sorted(_decode(x) for x in cart_union(values).split(b",") if x))
-        return siblings_view([_decode(v) for v in values])
+            return cart_view(values)
+        return siblings_view([decode_value(v) for v in values])
 
     async def read(self, process: int, key: str) -> Any:
         got = await self._get(self._client(process), key)
         self.contexts[(process, key)] = got.context
-        self.read_values[(process, key)] = tuple(_decode(v) for v in got.values)
+        self.read_values[(process, key)] = tuple(decode_value(v) for v in got.values)
         return self._view(key, got.values)
 
     async def read_at(self, node: str, key: str) -> Any:
@@ -104,7 +97,7 @@ class DynamoSimTarget(SimTarget):
 
     async def add(self, process: int, key: str, element: Any) -> None:
         """Dynamo's shopping cart (§4.4): get, merge the siblings, add, put with the context."""
-        from minisys.dynamo import DynamoUnavailableError
+        from minisys.dynamo import DynamoUnavailableError, cart_union
 
         self.cart_keys.add(key)
         got = await self._get(self._client(process), key)
@@ -147,7 +140,7 @@ class DynamoSimTarget(SimTarget):
         self.settled = {key: self._states(key) for key in self.cluster.keys()}
 
     def _states(self, key: str) -> dict[str, Any]:
-        return {node: sorted((_decode(s.value) for s in sibs), key=repr) for node, sibs in self.cluster.replicas(key).items()}
+        return {node: sorted((decode_value(s.value) for s in sibs), key=repr) for node, sibs in self.cluster.replicas(key).items()}
 
     def replica_states(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Each key's replicas as anti-entropy left them at the end of :meth:`quiesce`.
