@@ -197,10 +197,11 @@ class Client:
     Requests travel on pooled keep-alive connections
     (:class:`~minisys.net.httpclient.HttpClient`): the client's share of
     every operation's cost is one write and one parsed reply.
-    A node that cannot be reached is skipped for the next one, and so is one
-    that cut off a get's reply; a put whose reply was cut off raises
-    ``ConnectionError`` and one that timed out ``TimeoutError`` -- either may
-    have taken effect, so it is not sent to a second coordinator.
+    A node that cannot be reached, or that cut a reply off, is skipped for
+    the next one. If none answers, a put that reached a node may have taken
+    effect, so it raises ``ConnectionError`` (indefinite) rather than
+    :class:`DynamoUnavailableError` (definitely not applied); a request that
+    timed out raises ``TimeoutError`` (it may have taken effect).
     """
 
     def __init__(self, urls: Sequence[str], *, routing: str = "server", refresh: float = 10.0,
@@ -266,19 +267,22 @@ class Client:
                        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         path = "/kv/" + quote(key, safe="")
         last: Exception | None = None
+        maybe_applied = False
         for url in await self._order(key):
             addr, base = split_url(url)
             try:
                 resp = await self._http.request(addr, method, base + path, body, headers, self.timeout)
             except HttpConnectionError as exc:
-                # The load balancer tries the next node -- unless a put was
-                # sent and its reply cut off: it may have been applied, and a
-                # second coordinator would make a second version of it.
-                if method != "GET" and not isinstance(exc, HttpNotSent):
-                    raise
+                # The load balancer tries the next node. A put whose reply was
+                # cut off may have been applied already; sent again, it is a
+                # concurrent version with the same value, which §4.4's merge
+                # absorbs -- but if no node answers, the put's fate is unknown.
+                maybe_applied |= method != "GET" and not isinstance(exc, HttpNotSent)
                 last = exc
                 continue
             return resp.status, resp.body
+        if maybe_applied:
+            raise HttpConnectionError(f"no node answered and the put may have been applied ({last})")
         raise DynamoUnavailableError(f"no node reachable ({last})")
 
     @staticmethod
