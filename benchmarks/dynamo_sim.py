@@ -26,7 +26,7 @@ import time
 
 
 def run(nodes: int, requests: int, clients: int, seed: int, engine: str = "memory",
-        collect: bool = False) -> dict[str, float]:
+        collect: bool = False, workload: str = "rmw") -> dict[str, float]:
     from minisys.dynamo import SimCluster
     from minisys.net import Uniform
 
@@ -50,7 +50,18 @@ def run(nodes: int, requests: int, clients: int, seed: int, engine: str = "memor
     async def client(i: int) -> None:
         cl = c.client(f"c{i}", routing="client")
         rng = random.Random(i)
-        ctx: dict[str, str] = {}
+        if workload == "rmw":
+            # Read-modify-write (§4.4: an update names the version it
+            # updates, with the context of an earlier read): get a key, then
+            # put it with that get's context, routed to the get's fastest
+            # replier (§6.1). Siblings arise only from truly concurrent writes.
+            for _ in range(per_client // 2):
+                key = f"k{rng.randrange(100_000)}"
+                got = await cl.get(key)
+                await cl.put(key, b"v", got.context)
+                done[0] += 2
+            return
+        ctx: dict[str, str] = {}  # "random": 50/50 on random keys, a put with this client's last context
         for _ in range(per_client):
             key = f"k{rng.randrange(100_000)}"
             if rng.random() < 0.5:
@@ -83,9 +94,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--engine", default="memory", choices=("memory", "durable"),
                     help="memory: no simulated-disk writes (default); durable: every write to the simulated disk")
+    ap.add_argument("--workload", default="rmw", choices=("rmw", "random"),
+                    help="rmw: each client gets a key then puts it with that context (default); random: "
+                         "50/50 get/put on random keys, a put carrying the client's last context for the key "
+                         "(mostly none: blind writes, so siblings pile up)")
     ap.add_argument("--gc", action="store_true", help="keep Python's cyclic garbage collector on during the run")
     args = ap.parse_args()
-    res = run(args.nodes, args.requests, args.clients, args.seed, args.engine, collect=args.gc)
+    res = run(args.nodes, args.requests, args.clients, args.seed, args.engine, collect=args.gc, workload=args.workload)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = res["requests"] / res["wall_s"]
     msg_rate = res["messages"] / res["wall_s"]

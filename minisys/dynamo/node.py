@@ -353,7 +353,7 @@ class DynamoNode(Node):
 
     # --- get (§4.5, §5) ---------------------------------------------------------------------------
 
-    @handler
+    @handler(inline=True)  # the get state machine (§5): no task, resumed by the replies' callbacks
     async def on_client_get(self, msg: ClientGet, sender: str) -> GetReply:
         self._check_key(msg.key)
         self.stats["gets"] += 1
@@ -403,7 +403,7 @@ class DynamoNode(Node):
 
     # --- put (§4.5, §6.1) -------------------------------------------------------------------------
 
-    @handler
+    @handler(inline=True)  # the put state machine (§5): no task, resumed by the replies' callbacks
     async def on_client_put(self, msg: ClientPut, sender: str) -> PutReply:
         self._check_key(msg.key)
         if len(msg.value) > self.config.max_value_bytes:

@@ -24,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field, replace
 from heapq import heappush
 from typing import Any, NamedTuple, TypeVar
 
@@ -89,12 +88,18 @@ class Link:
     latency: Latency = DEFAULT_LATENCY
     loss: float = 0.0
     duplicate: float = 0.0
+    #: (low, high - low) when ``latency`` is Uniform: the network draws it
+    #: inline, as ``Uniform.sample`` would, without a call per message.
+    uniform: tuple[float, float] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("loss", "duplicate"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], got {p}")
+        lat = self.latency
+        if type(lat) is Uniform:
+            object.__setattr__(self, "uniform", (lat.low, lat.high - lat.low))
 
 
 class _Slot:
@@ -130,6 +135,8 @@ class SimTransport(Transport):
         self._net = net
         self._slot = slot
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        #: Inline handlers waiting for something (see _Continuation); cancelled on crash.
+        self._parked: dict[_Continuation, None] = {}
 
     def peers(self) -> tuple[str, ...]:
         return self._net._peers_of(self.node_id)
@@ -173,7 +180,18 @@ class SimTransport(Transport):
         except BaseException:
             del self._pending[rid]
             raise
-        net._arm_timeout(self, rid, dest, type(msg), self.default_timeout if timeout is None else timeout)
+        # Arm the timeout (SimNetwork._expire_due): calls with the same
+        # timeout expire in the order they were made, so each timeout value
+        # has a FIFO queue and one timer for its head, not a timer per call.
+        if timeout is None:
+            timeout = self.default_timeout
+        deadline = net.loop._now + timeout
+        queue = net._deadlines.get(timeout)
+        if queue is None:
+            queue = net._deadlines[timeout] = deque()
+        if not queue:
+            net.loop.call_raw(deadline, net._expire_due, timeout)
+        queue.append((deadline, self, rid, dest, type(msg)))
         return rid
 
     # --- called by the network -------------------------------------------------
@@ -202,27 +220,23 @@ class SimTransport(Transport):
                 self._handler_for(msg)
             except NoHandler as exc:
                 return self._answer(kind, src, msg, rid, None, exc)
-        loop = self._net.loop
         if type(msg) in self._inline:
-            # Declared inline: the first step runs here, outside any task.
+            # Declared inline: the handler runs here, outside any task; if it
+            # waits, the deliveries of what it waits for drive it on (_Continuation).
             handling = fn(msg, src)
             try:
                 signal = handling.send(None)
             except StopIteration as done:
-                return self._reply(kind, src, msg, rid, done.value)
+                return self._answer(kind, src, msg, rid, done.value)
             except asyncio.CancelledError:
                 return  # as for a task cancelled before it answered
             except Exception as exc:
                 return self._answer(kind, src, msg, rid, None, exc)
-            # It waits for something: the rest runs in a task, like any handler.
-            task = loop.create_task(self._serve(_resume(handling, signal), kind, src, msg, rid, []))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            return
+            return _Continuation(self, handling, kind, src, msg, rid).park(signal)
         # Started eagerly: most handlers finish right here, answer from inside
         # their task and never touch the ready queue.
         suspended: list[asyncio.Task[None]] = []
-        task = loop.start_eager(self._serve(fn(msg, src), kind, src, msg, rid, suspended))
+        task = self._net.loop.start_eager(self._serve(fn(msg, src), kind, src, msg, rid, suspended))
         if not task.done():
             self._tasks.add(task)
             suspended.append(task)  # so that _serve can drop it from _tasks when it ends
@@ -245,23 +259,23 @@ class SimTransport(Transport):
             return self._answer(kind, src, msg, rid, None, exc)
         if suspended:
             self._tasks.discard(suspended[0])
-        self._reply(kind, src, msg, rid, reply)
-
-    def _reply(self, kind: str, src: str, msg: Any, rid: int, reply: Any) -> None:
-        """Send a handler's return value, or the TypeError if it is not a message the call may get."""
-        if reply is not None and registered_name(type(reply)) is None:
-            try:
-                self._check_reply(msg, reply)
-            except TypeError as bad:
-                return self._answer(kind, src, msg, rid, None, bad)
-        self._answer(kind, src, msg, rid, reply, None)
+        self._answer(kind, src, msg, rid, reply)
 
     def _answer(self, kind: str, src: str, msg: Any, rid: int, reply: Any,
-                exc: BaseException | None) -> None:
-        """A handler's outcome goes back to a caller, or (one-way) its reply to the sender."""
+                exc: BaseException | None = None) -> None:
+        """A handler's outcome goes back to a caller, or (one-way) its reply to the sender.
+
+        A return value that is not a message the call may get is answered
+        with the TypeError saying so.
+        """
         if not self.alive:
             return
         net = self._net
+        if exc is None and reply is not None and registered_name(type(reply)) is None:
+            try:
+                self._check_reply(msg, reply)
+            except TypeError as bad:
+                exc = bad
         if exc is None:
             try:
                 if kind == CALL:
@@ -277,35 +291,93 @@ class SimTransport(Transport):
         else:
             net._handler_failed(self.node_id, msg, exc)
 
+    def _kill(self) -> None:
+        super()._kill()
+        parked, self._parked = self._parked, {}
+        for waiting in parked:
+            waiting.cancel()
+
     def _task_failed(self, task: asyncio.Task[Any], exc: BaseException) -> None:
         super()._task_failed(task, exc)
         self._net.failures.append((self._net.loop._now, self.node_id, repr(exc)))
 
 
-@types.coroutine
-def _resume(handling: Coroutine[Any, Any, T], signal: Any) -> Generator[Any, Any, T]:
-    """Continue, inside a task, a coroutine whose first step ran outside one.
+class _Continuation:
+    """An inline handler that waits, resumed by callbacks instead of a Task (§5's state machine).
 
-    ``signal`` is what its first step yielded (the future it waits for); the
-    task now waits for it, then keeps driving the coroutine, passing in what
-    the task sends or throws (a cancellation on crash).
+    Why: a Dynamo coordinator waits once per request (for R or W replies), and
+    a Task per request -- created, registered, woken through the ready
+    queue -- costs as much as the rest of the request. A coroutine needs only
+    someone to ``send`` into it when the future it yielded is done, which is
+    what this does: it parks on the future's done-callback and steps the
+    coroutine on until it returns (the handler's reply). A crash throws
+    :class:`asyncio.CancelledError` into it, as it would into a task.
+
+    The price, stated on :func:`~minisys.net.handler`: there is no current
+    task, so an inline handler must not use ``asyncio.current_task()``,
+    ``asyncio.timeout`` or ``TaskGroup`` (``asyncio.sleep`` and awaiting
+    futures, calls and other coroutines are fine).
     """
-    while True:
+
+    __slots__ = ("transport", "handling", "kind", "src", "msg", "rid")
+
+    def __init__(self, transport: SimTransport, handling: Coroutine[Any, Any, Any], kind: str, src: str,
+                 msg: Any, rid: int) -> None:
+        self.transport = transport
+        self.handling: Coroutine[Any, Any, Any] | None = handling
+        self.kind = kind
+        self.src = src
+        self.msg = msg
+        self.rid = rid
+
+    def step(self, _done: Any = None) -> None:
+        """The thing it waited for is done: run the handler until it waits again or finishes."""
+        handling = self.handling
+        if handling is None:
+            return  # cancelled by a crash meanwhile
+        t = self.transport
         try:
-            sent = yield signal
-        except GeneratorExit:
-            handling.close()
-            raise
-        except BaseException as exc:
-            try:
-                signal = handling.throw(exc)
-            except StopIteration as done:
-                return done.value
+            signal = handling.send(None)
+        except StopIteration as done:
+            del t._parked[self]
+            return t._answer(self.kind, self.src, self.msg, self.rid, done.value)
+        except asyncio.CancelledError:
+            del t._parked[self]
+            return  # as for a task cancelled before it answered
+        except Exception as exc:
+            del t._parked[self]
+            return t._answer(self.kind, self.src, self.msg, self.rid, None, exc)
+        self.park(signal)
+
+    def park(self, signal: Any) -> None:
+        """Wait for ``signal`` (what the handler's coroutine yielded: a future, or None)."""
+        t = self.transport
+        if signal is None:  # a bare yield (asyncio.sleep(0)): go on after what is ready now
+            t._net.loop.call_soon(self.step, True)
+        elif getattr(signal, "_asyncio_future_blocking", False):
+            signal._asyncio_future_blocking = False
+            signal.add_done_callback(self.step)
         else:
-            try:
-                signal = handling.send(sent)
-            except StopIteration as done:
-                return done.value
+            handling, self.handling = self.handling, None
+            handling.close()
+            return t._answer(self.kind, self.src, self.msg, self.rid, None, RuntimeError(
+                f"inline handler for {message_name(self.msg)} yielded {signal!r}, not a future"))
+        t._parked[self] = None
+
+    def cancel(self) -> None:
+        """The node crashed: unwind the handler (its ``finally`` blocks run); a caller sees the connection drop."""
+        handling, self.handling = self.handling, None
+        if handling is None:
+            return
+        try:
+            handling.throw(asyncio.CancelledError())
+        except BaseException:  # noqa: BLE001 -- whatever it does now, the node is gone
+            pass
+        finally:
+            handling.close()
+        if self.kind == CALL:
+            self.transport._net._refuse(self.transport.node_id, self.src, self.rid,
+                                        "crashed while handling the request")
 
 
 class SimNetwork:
@@ -622,7 +694,9 @@ class SimNetwork:
         args = (seq, kind, src, slot.transport, dst, type_name, msg, rid)
         # loop.call_raw(when, self._deliver, *args), inlined: this runs for every message.
         loop._seq = order = loop._seq + 1
-        heappush(loop._timers, (now + link.latency.sample(rng), order, None, self._deliver, args))
+        uniform = link.uniform
+        delay = uniform[0] + uniform[1] * rng.random() if uniform is not None else link.latency.sample(rng)
+        heappush(loop._timers, (now + delay, order, None, self._deliver, args))
         if link.duplicate and rng.random() < link.duplicate:
             dst_t = slot.transport
             self._duplicated += 1
@@ -651,8 +725,14 @@ class SimNetwork:
         self._delivered += 1
         if self._tracing:
             self._events.append((self.loop._now, "delivered", kind, src_id, dst, type_name, seq, ""))
-        if kind == REPLY:
-            dst_t._settle(rid, msg, None)
+        if kind == REPLY:  # dst_t._settle(rid, msg, None), inlined: half of all messages are replies
+            waiter = dst_t._pending.pop(rid, None)
+            if waiter is None:
+                return  # timed out already, or a duplicate reply
+            if waiter.__class__ is not _Future:  # a call_then callback
+                waiter(msg, None)
+            elif not waiter.done():  # (done: the caller gave up, its task was cancelled)
+                waiter.set_result(msg)
         elif kind == ERROR:
             error_type, detail, request_type = msg
             dst_t._settle(rid, None, RemoteError(src_id, request_type, error_type, detail))
@@ -667,24 +747,6 @@ class SimNetwork:
         back = self._links.get((dst, caller_id), self._default)
         self.loop.call_raw(self.loop._now + back.latency.sample(self._rng), caller._settle,
                            rid, None, Unreachable(dst, why))
-
-    def _arm_timeout(self, caller: SimTransport, rid: int, dest: str, msg_type: type,
-                     timeout: float) -> None:
-        """Expire call ``rid`` after ``timeout`` unless its reply came first.
-
-        Calls with the same timeout expire in the order they were made, so
-        each timeout value gets a FIFO queue and one timer for its head,
-        instead of a timer per call. A reply does not dequeue
-        anything: when the timer fires it drops the calls answered meanwhile
-        and sleeps until the oldest one still waiting is due.
-        """
-        queue = self._deadlines.get(timeout)
-        if queue is None:
-            queue = self._deadlines[timeout] = deque()
-        deadline = self.loop._now + timeout
-        if not queue:
-            self.loop.call_raw(deadline, self._expire_due, timeout)
-        queue.append((deadline, caller, rid, dest, msg_type))
 
     def _expire_due(self, timeout: float) -> None:
         queue = self._deadlines[timeout]

@@ -200,14 +200,14 @@ def handler(arg: Any = None, *, inline: bool = False) -> Any:
     ``@handler(X)`` to name it (needed when the annotation cannot be resolved,
     e.g. a message class defined inside a function).
 
-    ``@handler(inline=True)`` is for small handlers that almost never wait
-    (a replica storing a version and acknowledging it): the simulator runs
-    their first step straight from the delivery, *outside* any task, and
-    moves them into a task only if they suspend -- a task fewer per message.
-    Until its first ``await`` that suspends, such a handler must not use
+    ``@handler(inline=True)`` is for handlers that are state machines (a
+    replica storing a version; a coordinator waiting for R replies): the
+    simulator runs them straight from the delivery, *outside* any task, and
+    when they wait it resumes them from the done-callback of the future they
+    wait for -- no task per message. Such a handler may await futures, calls,
+    ``asyncio.sleep`` and other coroutines, but must not use
     ``asyncio.current_task()``, ``asyncio.timeout`` or ``TaskGroup``
-    (afterwards it runs in a task like any other). Over HTTP the flag changes
-    nothing.
+    (there is no current task). Over HTTP the flag changes nothing.
     """
 
     def mark(fn: Callable[..., Any], msg_type: Any) -> Callable[..., Any]:
@@ -277,6 +277,8 @@ class Node:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        #: This node's id (a plain attribute: read on every message).
+        self.node_id: str = transport.node_id
         for msg_type, name in self._handler_table.items():
             transport.register(msg_type, getattr(self, name))
 
@@ -284,10 +286,6 @@ class Node:
         """Called once the node can send and receive; spawn background loops here."""
 
     # The verbs, forwarded so role code reads like Maelstrom's: self.call(...).
-
-    @property
-    def node_id(self) -> str:
-        return self.transport.node_id
 
     @property
     def storage(self) -> Storage:

@@ -542,6 +542,7 @@ class Inline(Node):
         super().__init__(transport)
         self.first_step_tasks: list[object] = []
         self.after_wait_tasks: list[object] = []
+        self.unwound: list[float] = []
 
     @handler(inline=True)
     async def on_echo(self, msg: Echo, sender: str) -> Echoed:
@@ -551,10 +552,12 @@ class Inline(Node):
     @handler(Slow, inline=True)
     async def on_slow(self, msg, sender):  # type: ignore[no-untyped-def]
         self.first_step_tasks.append(asyncio.current_task())
-        await self.sleep(msg.seconds)
-        self.after_wait_tasks.append(asyncio.current_task())
-        async with asyncio.timeout(1.0):  # from here on it is an ordinary task
-            await asyncio.sleep(0)
+        try:
+            await self.sleep(msg.seconds)
+            self.after_wait_tasks.append(asyncio.current_task())
+            await asyncio.sleep(0)  # a bare yield: resumed after what is ready now
+        finally:
+            self.unwound.append(msg.seconds)
         return Echoed(f"slept {msg.seconds}", self.node_id)
 
     @handler(Boom, inline=True)
@@ -571,7 +574,7 @@ def test_inline_handler_answers_without_a_task(make_sim: MakeSim) -> None:
     assert node.first_step_tasks == [None]
 
 
-def test_inline_handler_that_waits_continues_in_a_task(make_sim: MakeSim) -> None:
+def test_inline_handler_that_waits_is_resumed_by_callbacks_not_a_task(make_sim: MakeSim) -> None:
     net = make_sim(latency=Constant(0.001))
     node = net.add_node("i", Inline)
     assert isinstance(node, Inline)
@@ -584,12 +587,15 @@ def test_inline_handler_that_waits_continues_in_a_task(make_sim: MakeSim) -> Non
     reply, when = net.run(ask())
     assert reply == Echoed("slept 0.5", "i")
     assert when == pytest.approx(0.502)
-    assert node.first_step_tasks == [None] and node.after_wait_tasks[0] is not None
+    # The §5 state machine: no task before or after the wait, yet it answered.
+    assert node.first_step_tasks == [None] and node.after_wait_tasks == [None]
+    assert node.unwound == [0.5]
 
 
 def test_inline_handler_errors_and_crashes_look_like_any_handlers(make_sim: MakeSim) -> None:
     net = make_sim()
-    net.add_node("i", Inline)
+    node = net.add_node("i", Inline)
+    assert isinstance(node, Inline)
     client = net.add_client("client")
     with pytest.raises(RemoteError, match="ValueError"):
         net.run(client.call("i", Boom("no")))
@@ -602,6 +608,7 @@ def test_inline_handler_errors_and_crashes_look_like_any_handlers(make_sim: Make
 
     with pytest.raises(Unreachable, match="crashed while handling"):
         net.run(crash_midway())
+    assert node.unwound == [1.0]  # its finally ran, as a cancelled task's would
 
 
 def test_call_then_reports_replies_and_failures_like_call(make_sim: MakeSim) -> None:
