@@ -199,7 +199,7 @@ class QuorumRound:
         self._need = need
         self._process()
         if self._unsatisfied():
-            self._wakeup = asyncio.get_running_loop().create_future()
+            self._wakeup = self.node.transport.loop.create_future()
             try:
                 await self._wakeup
             finally:

@@ -88,6 +88,16 @@ class Transport(ABC):
         else:
             self._inline.discard(msg_type)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this node runs on.
+
+        Why not ``asyncio.get_running_loop()``: on CPython before 3.12 that
+        makes a ``getpid()`` system call on every use, a measurable cost on a
+        per-request path (Dynamo's quorum wait).
+        """
+        return self._loop
+
     @abstractmethod
     def peers(self) -> tuple[str, ...]:
         """Ids of the other nodes this one may talk to (down ones included)."""
