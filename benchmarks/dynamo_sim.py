@@ -4,15 +4,28 @@
 
 Runs the real DynamoNode code on SimNetwork (no trace, no message round-trip
 checks, background gossip/anti-entropy/handoff off so the figure is the
-request path; the in-memory engine unless ``--engine durable``): N=3 R=2 W=2, strategy 3 with Q = 4 x nodes, a 50/50 get/put
-mix from ``--clients`` concurrent clients using client-driven routing.
+request path; the in-memory engine unless ``--engine durable``): N=3 R=2
+W=2, strategy 3 with Q = 4 x nodes, ``--clients`` concurrent clients using
+client-driven routing over 100,000 keys. The mix is 50/50 get/put as
+read-modify-write (each client gets a key, then puts it with that context,
+§4.4), so siblings come only from truly concurrent writes; ``--workload
+random`` is the blind-write mix (random gets and puts, a put carrying the
+client's last context for the key, mostly none), under which siblings pile
+up and every request carries more versions.
 Python's cyclic garbage collector is off during the timed loop (``--gc``
 keeps it on; the run reports how many cyclic objects it would have found).
 Prints simulated requests per wall second, the wall and CPU time (on a
 shared machine the two differ by what other processes took), the simulated
-messages, and peak memory (RSS). There is no "real system"
-to put next to a simulator, so the comparison printed is with the transport
-alone: ``benchmarks/net_sim.py``'s rpc workload rate on this machine.
+messages, and peak memory (RSS).
+
+There is no "real system" to put next to a simulator, so the figure printed
+beside Dynamo's, from the same run, is the simulator's own floor: the same
+request shape -- a client task awaits a call to a coordinator, which fans out
+to two other nodes by callback and answers after one reply (R=2 with its own
+copy), six messages, the same nodes, clients, latency and settings -- with
+handlers that do nothing else. The ratio says how much of each request is
+Dynamo's own work (ring, sloppy quorum, vector clocks, siblings, contexts,
+read repair) and how much is the price of simulating six messages at all.
 """
 
 from __future__ import annotations
@@ -23,12 +36,79 @@ import gc
 import random
 import resource
 import time
+from typing import Any
+
+from minisys.net import Node, SimNetwork, Uniform, handler, message
+
+
+@message(name="bench.FloorGet")
+class FloorGet:
+    key: str
+
+
+@message(name="bench.FloorReplicaGet")
+class FloorReplicaGet:
+    key: str
+
+
+@message(name="bench.FloorData")
+class FloorData:
+    values: list[Any]
+
+
+class FloorNode(Node):
+    """Dynamo's message pattern and nothing else: fan out to two, answer after one reply."""
+
+    @handler(inline=True)
+    async def on_replica_get(self, msg: FloorReplicaGet, sender: str) -> FloorData:
+        return FloorData([])
+
+    @handler(inline=True)
+    async def on_get(self, msg: FloorGet, sender: str) -> FloorData:
+        peers = self.peers()
+        i = hash(msg.key) % len(peers)
+        wakeup = self.transport.loop.create_future()
+
+        def arrive(reply: Any, error: BaseException | None) -> None:
+            if not wakeup.done():
+                wakeup.set_result(reply)
+
+        request = FloorReplicaGet(msg.key)
+        self.call_then(peers[i], request, arrive, 0.5)
+        self.call_then(peers[i - 1], request, arrive, 0.5)
+        return await wakeup
+
+
+def floor(nodes: int, requests: int, clients: int, seed: int) -> dict[str, float]:
+    """The simulator alone on Dynamo's request shape (see the module docstring)."""
+    net = SimNetwork(seed, latency=Uniform(0.001, 0.002), trace=False, check_messages=False)
+    for i in range(nodes):
+        net.add_node(f"n{i}", FloorNode)
+    per_client = requests // clients
+
+    async def client(i: int) -> None:
+        me = net.add_client(f"c{i}")
+        rng = random.Random(i)
+        for _ in range(per_client):
+            await me.call(f"n{rng.randrange(nodes)}", FloorGet(f"k{rng.randrange(100_000)}"))
+
+    async def main() -> None:
+        await asyncio.gather(*(client(i) for i in range(clients)))
+
+    gc.collect()
+    gc.disable()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    net.run(main())
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    gc.enable()
+    sent = net.stats()["sent"]
+    net.close()
+    return {"wall_s": wall, "cpu_s": cpu, "requests": per_client * clients, "messages": sent}
 
 
 def run(nodes: int, requests: int, clients: int, seed: int, engine: str = "memory",
         collect: bool = False, workload: str = "rmw") -> dict[str, float]:
     from minisys.dynamo import SimCluster
-    from minisys.net import Uniform
 
     t_build = time.perf_counter()
     c = SimCluster(nodes=nodes, n=3, r=2, w=2, seed=seed, latency=Uniform(0.001, 0.002), trace=False,
@@ -98,6 +178,8 @@ def main() -> None:
                     help="rmw: each client gets a key then puts it with that context (default); random: "
                          "50/50 get/put on random keys, a put carrying the client's last context for the key "
                          "(mostly none: blind writes, so siblings pile up)")
+    ap.add_argument("--floor-requests", type=int, default=200_000,
+                    help="requests for the simulator-floor comparison (0 skips it)")
     ap.add_argument("--gc", action="store_true", help="keep Python's cyclic garbage collector on during the run")
     args = ap.parse_args()
     res = run(args.nodes, args.requests, args.clients, args.seed, args.engine, collect=args.gc, workload=args.workload)
@@ -113,8 +195,16 @@ def main() -> None:
     print(f"  requests / wall-s    {rate:,.0f}")
     print(f"  messages / wall-s    {msg_rate:,.0f}   ({res['messages']:,} messages, "
           f"{res['messages'] / max(1, res['requests']):.1f} per request)")
-    print("  vs the bare transport: see benchmarks/net_sim.py (rpc workload, ~100,000 msg/s documented);"
-          f" ratio of Dynamo's message rate to that figure: {msg_rate / 100_000:.2f}")
+    us = res["cpu_s"] / max(1, res["requests"]) * 1e6
+    if args.floor_requests:
+        fl = floor(args.nodes, args.floor_requests, args.clients, args.seed)
+        fus = fl["cpu_s"] / max(1, fl["requests"]) * 1e6
+        print(f"  simulator floor      {fus:.1f} CPU-us / request ({fl['requests']:,} requests, "
+              f"{fl['messages'] / max(1, fl['requests']):.1f} messages each, handlers that do nothing else)")
+        print(f"  Dynamo               {us:.1f} CPU-us / request = {us / fus:.2f}x the floor; "
+              f"Dynamo's own work {us - fus:.1f} us / request")
+        print(f"  floor at {args.requests:,} requests: {fus * args.requests / 1e6:.1f} CPU-s "
+              f"(the part of the {res['cpu_s']:.1f} s that simulating the messages costs)")
     print(f"  peak memory          RSS {rss:.0f} MiB (tracemalloc is off: it would slow the run 2-4x)")
     print(f"  cyclic GC            {'on' if args.gc else 'off during the run (--gc: on)'}; "
           f"{res['cyclic']:,} cyclic objects collected after it")
