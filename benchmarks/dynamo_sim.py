@@ -44,36 +44,25 @@ from minisys.net import Node, SimNetwork, Uniform, handler, message
 @message(name="bench.FloorGet")
 class FloorGet:
     key: str
-
-
-@message(name="bench.FloorReplicaGet")
-class FloorReplicaGet:
-    key: str
-
-
-@message(name="bench.FloorData")
-class FloorData:
-    values: list[Any]
+    replica: bool = False  # False: a client's request to the coordinator; True: the coordinator's to a replica
 
 
 class FloorNode(Node):
     """Dynamo's message pattern and nothing else: fan out to two, answer after one reply."""
 
     @handler(inline=True)
-    async def on_replica_get(self, msg: FloorReplicaGet, sender: str) -> FloorData:
-        return FloorData([])
-
-    @handler(inline=True)
-    async def on_get(self, msg: FloorGet, sender: str) -> FloorData:
+    async def on_get(self, msg: FloorGet, sender: str) -> FloorGet:
+        if msg.replica:
+            return msg
         peers = self.peers()
-        i = hash(msg.key) % len(peers)
+        i = self.random.randrange(len(peers))  # the node's seeded RNG: the same run every time
         wakeup = self.transport.loop.create_future()
 
         def arrive(reply: Any, error: BaseException | None) -> None:
             if not wakeup.done():
                 wakeup.set_result(reply)
 
-        request = FloorReplicaGet(msg.key)
+        request = FloorGet(msg.key, True)
         self.call_then(peers[i], request, arrive, 0.5)
         self.call_then(peers[i - 1], request, arrive, 0.5)
         return await wakeup
