@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import types
 from collections.abc import Callable
 
 import pytest
@@ -564,6 +565,15 @@ class Inline(Node):
     async def on_boom(self, msg, sender):  # type: ignore[no-untyped-def]
         raise ValueError(msg.why)
 
+    @handler(Note, inline=True)
+    async def on_note(self, msg, sender):  # type: ignore[no-untyped-def]
+        await _yield_a_number()  # what no event loop could wait for
+
+
+@types.coroutine
+def _yield_a_number():  # type: ignore[no-untyped-def]
+    yield 42
+
 
 def test_inline_handler_answers_without_a_task(make_sim: MakeSim) -> None:
     net = make_sim()
@@ -599,6 +609,8 @@ def test_inline_handler_errors_and_crashes_look_like_any_handlers(make_sim: Make
     client = net.add_client("client")
     with pytest.raises(RemoteError, match="ValueError"):
         net.run(client.call("i", Boom("no")))
+    with pytest.raises(RemoteError, match="Note yielded 42, not a future"):
+        net.run(client.call("i", Note(1)))
 
     async def crash_midway() -> None:
         waiting = asyncio.ensure_future(client.call("i", Slow(1.0), timeout=5.0))
