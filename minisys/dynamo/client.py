@@ -127,12 +127,6 @@ class SimClient:
             break
         return self._ring
 
-    async def _ring_now(self) -> Ring | None:
-        if self._ring is None:
-            return await self.refresh_ring()  # nothing to route with yet: wait for it
-        self._refresh_if_old()
-        return self._ring
-
     def _refresh_if_old(self) -> None:
         """Past ``refresh`` seconds, fetch a new view in the background (routing goes on with the old one)."""
         if self.node.now() - self._ring_at >= self.refresh and not self._refreshing:
@@ -146,8 +140,13 @@ class SimClient:
 
             self.node.spawn(refresh())
 
-    def _coordinator_first(self, ring: Ring, key: str, context: str) -> list[str]:
-        """The key's top N, the previous read's fastest replier first (§6.1)."""
+    def _targets(self, key: str, context: str = "") -> list[str]:
+        """Client-driven: the key's top N, the previous read's fastest replier
+        first (§6.1); otherwise the load balancer's random pick."""
+        ring = self._ring
+        if self.routing != "client" or ring is None:
+            return [self.node.random.choice(self.nodes)]
+        self._refresh_if_old()
         first = list(ring.preference_list(key, self.n))
         if context:
             fastest = Context.decode(context).fastest
@@ -156,20 +155,10 @@ class SimClient:
                 first.insert(0, fastest)
         return first
 
-    async def _targets(self, key: str, context: str = "") -> list[str]:
-        """The coordinator first in client-driven mode; then the load balancer's random order."""
-        if self.routing == "client":
-            ring = await self._ring_now()
-            if ring is not None:
-                return self._coordinator_first(ring, key, context)
-        return [self.node.random.choice(self.nodes)]
-
     async def _send(self, key: str, msg: Any, context: str = "") -> Any:
-        if self.routing == "client" and self._ring is not None:  # the usual case, without a coroutine
-            self._refresh_if_old()
-            targets = self._coordinator_first(self._ring, key, context)
-        else:
-            targets = await self._targets(key, context)
+        if self.routing == "client" and self._ring is None:
+            await self.refresh_ring()  # nothing to route with yet: wait for it
+        targets = self._targets(key, context)
         last: Exception | None = None
         tried: list[str] = []
         while True:

@@ -26,7 +26,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from heapq import heappush
 from typing import Any, NamedTuple, TypeVar
 
@@ -88,18 +88,12 @@ class Link:
     latency: Latency = DEFAULT_LATENCY
     loss: float = 0.0
     duplicate: float = 0.0
-    #: (low, high - low) when ``latency`` is Uniform: the network draws it
-    #: inline, as ``Uniform.sample`` would, without a call per message.
-    uniform: tuple[float, float] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("loss", "duplicate"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], got {p}")
-        lat = self.latency
-        if type(lat) is Uniform:
-            object.__setattr__(self, "uniform", (lat.low, lat.high - lat.low))
 
 
 class _Slot:
@@ -694,9 +688,7 @@ class SimNetwork:
         args = (seq, kind, src, slot.transport, dst, type_name, msg, rid)
         # loop.call_raw(when, self._deliver, *args), inlined: this runs for every message.
         loop._seq = order = loop._seq + 1
-        uniform = link.uniform
-        delay = uniform[0] + uniform[1] * rng.random() if uniform is not None else link.latency.sample(rng)
-        heappush(loop._timers, (now + delay, order, None, self._deliver, args))
+        heappush(loop._timers, (now + link.latency.sample(rng), order, None, self._deliver, args))
         if link.duplicate and rng.random() < link.duplicate:
             dst_t = slot.transport
             self._duplicated += 1
@@ -725,14 +717,8 @@ class SimNetwork:
         self._delivered += 1
         if self._tracing:
             self._events.append((self.loop._now, "delivered", kind, src_id, dst, type_name, seq, ""))
-        if kind == REPLY:  # dst_t._settle(rid, msg, None), inlined: half of all messages are replies
-            waiter = dst_t._pending.pop(rid, None)
-            if waiter is None:
-                return  # timed out already, or a duplicate reply
-            if waiter.__class__ is not _Future:  # a call_then callback
-                waiter(msg, None)
-            elif not waiter.done():  # (done: the caller gave up, its task was cancelled)
-                waiter.set_result(msg)
+        if kind == REPLY:
+            dst_t._settle(rid, msg, None)
         elif kind == ERROR:
             error_type, detail, request_type = msg
             dst_t._settle(rid, None, RemoteError(src_id, request_type, error_type, detail))
