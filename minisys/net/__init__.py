@@ -3,7 +3,8 @@
 Node code is written once against :class:`Node` / :class:`Transport` and runs
 on :class:`SimNetwork` (deterministic, seeded, virtual time) or on
 :class:`HttpNetwork` (real sockets: a lean HTTP/1.1 server and pooled client
-on asyncio, httptools parsing, uvloop when installed). See docs/net.md.
+on asyncio, httptools parsing; uvloop where the process starts through
+:func:`minisys.net.loop.run`). See docs/net.md.
 """
 
 from minisys.net.errors import (

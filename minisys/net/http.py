@@ -107,9 +107,10 @@ class HttpTransport(Transport):
         self._codec: Codec = net.codec
         self._content_type = CONTENT_TYPES[net.codec]
         self._headers = {"Content-Type": self._content_type}
-        self._auth = f"Bearer {net.token}".encode() if net.token is not None else None
+        self._auth = None
         if net.token is not None:
-            self._headers["Authorization"] = f"Bearer {net.token}"
+            self._headers["Authorization"] = bearer = f"Bearer {net.token}"
+            self._auth = bearer.encode()
         # One pool per node: keep-alive connections to each peer.
         self._client = HttpClient(limit=net.connections_per_node, max_body=net.max_body)
 
@@ -120,10 +121,15 @@ class HttpTransport(Transport):
         return time.time()
 
     def _address(self, dest: str) -> tuple[Address, str]:
+        """``dest``'s (host, port) and RPC path, from the directory."""
         base = self._net.directory.get(dest)
         if base is None:
             raise Unreachable(dest, "not in the directory")
-        return self._net._split(base)
+        try:
+            addr, path = split_url(base)
+        except ValueError as exc:
+            raise Unreachable(dest, str(exc)) from None
+        return addr, path + RPC_PATH
 
     def send(self, dest: str, msg: Any) -> None:
         if not self.alive:
@@ -134,7 +140,7 @@ class HttpTransport(Transport):
 
     async def _post_one_way(self, dest: str, addr: Address, path: str, body: bytes, type_name: str) -> None:
         try:
-            resp = await self._client.request(addr, "POST", path + RPC_PATH, body, self._headers,
+            resp = await self._client.request(addr, "POST", path, body, self._headers,
                                               self.default_timeout)
         except (HttpTimeout, HttpConnectionError, ReplyTooLarge) as exc:
             log.debug("%s -> %s: %s lost: %r", self.node_id, dest, type_name, exc)
@@ -146,7 +152,7 @@ class HttpTransport(Transport):
     def _start(self, dest: str, msg: Any, timeout: float) -> asyncio.Future[HttpResponse]:
         addr, path = self._address(dest)
         body = encode_request(CALL, self.node_id, dest, msg, self._codec)
-        return self._client.start(addr, "POST", path + RPC_PATH, body, self._headers, timeout)
+        return self._client.start(addr, "POST", path, body, self._headers, timeout)
 
     def _reply(self, dest: str, msg: Any, timeout: float, done: asyncio.Future[HttpResponse]) -> Any:
         """The outcome of a finished request: the reply message, or the transport's exception."""
@@ -249,17 +255,13 @@ class HttpTransport(Transport):
             self.spawn(self._handle_one_way(env))
             return Response(202)
         # This request's task is one of the node's, so stopping the node
-        # cancels it (like a crash) and the caller hears 503 instead of the
-        # server waiting for the handler.
+        # cancels it (like a crash) and the server answers 503 instead of
+        # waiting for the handler.
         me = request.task
         assert me is not None
         self._tasks.add(me)
         try:
             body = encode_reply(await self._invoke(env.msg, env.src), codec)
-        except asyncio.CancelledError:
-            if not self.alive:
-                return _plain(503, f"node {self.node_id!r} stopped while handling the request")
-            raise
         except Exception as exc:
             body = encode_failure(type(exc).__name__, str(exc), codec)
         finally:
@@ -326,13 +328,6 @@ class HttpNetwork:
         self.connections_per_node = connections_per_node
         self._hosted: dict[str, _Hosted] = {}
         self._storages: dict[str, Storage] = {}
-
-    def _split(self, base: str) -> tuple[Address, str]:
-        """A directory URL's (host, port) and base path."""
-        try:
-            return split_url(base)
-        except ValueError as exc:
-            raise Unreachable(base, str(exc)) from None
 
     def _storage(self, node_id: str) -> Storage:
         if node_id not in self._storages:

@@ -196,15 +196,21 @@ class HttpClient:
         if headers:
             head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         data = (head + "\r\n").encode("latin-1") + body
-        idle = pool.idle
-        while idle:
-            conn = idle.pop()
-            if not conn.closed:
-                return self._send(pool, conn, data, timeout)
-            pool.open -= 1  # the server closed it while it was idle
-            self._wake(pool)
+        conn = self._take_idle(pool)
+        if conn is not None:
+            return self._send(pool, conn, data, timeout)
         # No idle connection: open one (or wait for one) in a task; a Task is a Future too.
         return loop.create_task(self._connect_and_send(pool, addr, data, timeout, loop.time() + timeout))
+
+    def _take_idle(self, pool: _Pool) -> _Conn | None:
+        """An idle connection still open, or None; ones the server closed meanwhile free their slot."""
+        while pool.idle:
+            conn = pool.idle.pop()
+            if not conn.closed:
+                return conn
+            pool.open -= 1
+            self._wake(pool)
+        return None
 
     def _send(self, pool: _Pool, conn: _Conn, data: bytes, timeout: float) -> asyncio.Future[HttpResponse]:
         loop = asyncio.get_running_loop()
@@ -239,11 +245,9 @@ class HttpClient:
                 await asyncio.wait_for(ready, timeout)
             except TimeoutError:
                 raise HttpTimeout(f"no free connection to {addr[0]}:{addr[1]} within {timeout:g}s") from None
-            while pool.idle:
-                conn = pool.idle.pop()
-                if not conn.closed:
-                    return conn
-                pool.open -= 1
+            conn = self._take_idle(pool)
+            if conn is not None:
+                return conn
         pool.open += 1
         try:
             loop = asyncio.get_running_loop()

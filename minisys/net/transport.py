@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
-from minisys.net.errors import NetError, NoHandler
+from minisys.net.errors import NoHandler
 from minisys.net.messages import is_message, message_name
 from minisys.net.storage import Storage
 
@@ -111,29 +111,19 @@ class Transport(ABC):
         is known to be down, :class:`RemoteError` when its handler raised.
         """
 
+    @abstractmethod
     def call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
                   timeout: float | None = None) -> None:
         """:meth:`call` for state machines: ``then(reply, None)`` or ``then(None, error)`` later.
 
         Why: a coordinator that fans one request out to N replicas (Dynamo
-        §4.5) needs no task per replica, only a callback per answer; the
-        simulator runs ``then`` straight from the delivery. ``error`` is what
-        ``await call(...)`` would raise (:class:`RpcTimeout`,
-        :class:`Unreachable`, :class:`RemoteError`). ``then`` is never called
-        once this node has stopped or crashed, and must not raise: treat it
-        like a handler of the reply. This default runs :meth:`call` in a task
-        of this node (so stopping the node cancels it), as over HTTP.
+        §4.5) needs no task per replica, only a callback per answer: the
+        simulator runs ``then`` straight from the delivery, HTTP from the
+        reply's future. ``error`` is what ``await call(...)`` would raise
+        (:class:`RpcTimeout`, :class:`Unreachable`, :class:`RemoteError`).
+        ``then`` is never called once this node has stopped or crashed, and
+        must not raise: treat it like a handler of the reply.
         """
-        self.spawn(self._call_then(dest, msg, then, timeout))
-
-    async def _call_then(self, dest: str, msg: Any, then: Callable[[Any, BaseException | None], None],
-                         timeout: float | None) -> None:
-        try:
-            reply = await self.call(dest, msg, timeout)
-        except NetError as exc:
-            then(None, exc)
-        else:
-            then(reply, None)
 
     @abstractmethod
     def send(self, dest: str, msg: Any) -> None:
