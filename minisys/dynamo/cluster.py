@@ -208,14 +208,16 @@ class SimCluster:
         every node within one round-robin cycle
         (:meth:`~minisys.dynamo.merkle.AntiEntropy.cycle_seconds`). Two cycles
         are allowed: the cycle running when the last hint lands may already be
-        past the pair it changed, and an exchange can time out once. Infinite
-        when anti-entropy is off (then only hints and read repair converge).
+        past the pair it changed, and an exchange can time out once. With
+        anti-entropy off only the hint delivery is bounded (then only hints
+        and read repair converge, and replicas may never agree).
         """
         cfg = self.config
+        hints = cfg.retry_after + 1.5 * cfg.handoff_interval
         if cfg.anti_entropy_interval <= 0:
-            return float("inf")
+            return hints
         cycle = max((node.anti_entropy.cycle_seconds() for node in self.up_nodes()), default=0.0)
-        return cfg.retry_after + 1.5 * cfg.handoff_interval + 2 * cycle
+        return hints + 2 * cycle
 
     def converge(self, max_rounds: int = 60, round_seconds: float = 1.0) -> int:
         """Heal nothing, but run (virtual) time until hints are delivered and replicas agree.

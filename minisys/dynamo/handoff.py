@@ -32,22 +32,19 @@ class SloppyPlan:
     first use: with every replica answering (the common case) nobody asks.
     """
 
-    __slots__ = ("targets", "local_hint", "_standins", "_fallbacks", "_me")
+    __slots__ = ("targets", "local_hint", "_standins")
 
-    def __init__(self, targets: list[tuple[str, str]], standins: Iterable[str] = (), local_hint: str = "",
-                 *, fallbacks: Sequence[str] = (), me: str = "") -> None:
+    def __init__(self, targets: list[tuple[str, str]], standins: Iterable[str] = (), local_hint: str = "") -> None:
         self.targets = targets
         self.local_hint = local_hint
-        self._standins: deque[str] | None = deque(standins) if standins else None
-        self._fallbacks = fallbacks  # stand-ins still to be filtered (lazily): all but ``me``
-        self._me = me
+        self._standins: Iterable[str] = standins  # made a deque on first use (a generator until then)
 
     @property
     def standins(self) -> deque[str]:
-        if self._standins is None:
-            self._standins = deque(p for p in self._fallbacks if p != self._me)
-            self._fallbacks = ()
-        return self._standins
+        standins = self._standins
+        if not isinstance(standins, deque):
+            standins = self._standins = deque(standins)
+        return standins
 
     def replace(self, failed: str, hint: str, top: Sequence[str]) -> tuple[str, str] | None:
         """The next stand-in for a target that failed, carrying the hint it should hold."""
@@ -76,7 +73,7 @@ def sloppy_quorum(plist: Sequence[str], n: int, me: str, healthy: Callable[[str]
         if local:
             local_hint = intended.pop()  # the coordinator stands in for the last top-N node
     if healthy is None:
-        return SloppyPlan([(p, "") for p in intended], (), local_hint, fallbacks=plist[n:], me=me)
+        return SloppyPlan([(p, "") for p in intended], (p for p in plist[n:] if p != me), local_hint)
     rest = deque(p for p in plist[n:] if p != me and healthy(p))
     targets: list[tuple[str, str]] = []
     missing: list[str] = []

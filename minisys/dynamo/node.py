@@ -144,18 +144,8 @@ class QuorumRound:
                     reply = self.convert(reply)
                 except Exception as bad:  # a reply we cannot read counts as no reply
                     error = RemoteError(target, "reply", type(bad).__name__, str(bad))
-            replies = self.replies
-            need = self._need
-            if error is None and need and not self._arrived and len(replies) < need:
-                # The usual case, taken at once: what _process would do with it.
-                self.node.detector.alive(target)
-                replies[target] = reply
-                self.order.append(target)
-                if len(replies) >= need or not self._outstanding:
-                    self._satisfy()
-                return
             self._arrived.append((target, hint, error is None, reply if error is None else error))
-            if need:
+            if self._need:
                 self._process()
 
         self.node.transport.call_then(target, self.message(target, hint), arrive, self.timeout)

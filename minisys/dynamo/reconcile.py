@@ -92,10 +92,6 @@ def from_plain(plain: Iterable[Sequence[object]]) -> list[Sibling]:
     return [Sibling.from_plain(p) for p in plain]
 
 
-def _key(s: Sibling) -> tuple[str, int]:
-    return (s.dot.node, s.dot.counter)
-
-
 def sync(*lists: Iterable[Sibling]) -> list[Sibling]:
     """Merge replicas' sibling lists: keep each dot once, drop those another sibling has seen."""
     by_dot: dict[tuple[str, int], Sibling] = {}
@@ -108,14 +104,12 @@ def sync(*lists: Iterable[Sibling]) -> list[Sibling]:
     if len(by_dot) <= 1:  # the common case: one version, nothing can have seen it but itself
         return list(by_dot.values())
     # Only a sibling with a non-empty past can have seen (and so obsolete) another.
-    seers = [s for s in by_dot.values() if s.past._entries]
-    if not seers:
-        return [by_dot[k] for k in sorted(by_dot)]
+    seers = [s for s in by_dot.values() if s.past]
     # Highest counter any past has seen, per node: a dot above it is seen by
     # nobody (the usual answer), so the pairwise check runs only below it.
     seen: dict[str, int] = {}
     for o in seers:
-        for node, (counter, _) in o.past._entries.items():
+        for node, (counter, _) in o.past.entries().items():
             if counter > seen.get(node, 0):
                 seen[node] = counter
     return [s for (node, counter), s in sorted(by_dot.items())
@@ -137,23 +131,9 @@ def same_versions(a: list[Sibling], b: list[Sibling]) -> bool:
 def context_of(siblings: Iterable[Sibling]) -> VClock:
     """A clock that subsumes every sibling: what a get hands back to the client (§5 (v)).
 
-    The join of every sibling's :meth:`~Sibling.version`, computed in one dict.
+    The join of every sibling's :meth:`~Sibling.version`.
     """
-    out: dict[str, tuple[int, float]] = {}
-    for s in siblings:
-        past = s.past.entries()
-        for node, entry in past.items():
-            mine = out.get(node)
-            if mine is None or entry > mine:
-                out[node] = entry
-        dot = s.dot
-        seen = past.get(dot.node)
-        if seen is None or seen[0] < dot.counter:  # with_dot: the dot only counts if it is newer
-            entry = (dot.counter, dot.ts)
-            mine = out.get(dot.node)
-            if mine is None or entry > mine:
-                out[dot.node] = entry
-    return VClock(out)
+    return VClock.join((s.past, s.dot) for s in siblings)
 
 
 def next_counter(node: str, siblings: Iterable[Sibling], context: VClock) -> int:

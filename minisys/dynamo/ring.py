@@ -177,10 +177,9 @@ class Ring:
     def ranges_replicated_by(self, node: str, n: int) -> list[str]:
         """The ranges whose top-``n`` list includes ``node`` (what it should store, Fig. 2)."""
         by_node = self._replicated.get(n)
-        if by_node is None:  # one walk per range for every node at once (status pages ask often)
+        if by_node is None:  # one walk per range for every node at once (simulated nodes share a ring)
             by_node = {name: [] for name in self.nodes}
-            for i in range(self.partitions or len(self._sorted)):
-                name = self.range_name(i)
+            for i, name in enumerate(self.range_names()):
                 for owner in self.walk(i, n):
                     by_node[owner].append(name)
             self._replicated[n] = by_node

@@ -100,9 +100,6 @@ class VClock:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __bool__(self) -> bool:
-        return bool(self._entries)
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VClock):
             return NotImplemented
@@ -125,6 +122,25 @@ class VClock:
             if mine is None or (c, t) > mine:
                 out[n] = (c, t)
         return VClock(out)
+
+    @classmethod
+    def join(cls, versions: Iterable[tuple[VClock, Dot]]) -> VClock:
+        """The :meth:`merge` of every ``past.with_dot(dot)``, built in one dict
+        (a get's context joins all its siblings' versions, §5 (v))."""
+        out: dict[str, tuple[int, float]] = {}
+        for past, dot in versions:
+            entries = past._entries
+            for node, entry in entries.items():
+                mine = out.get(node)
+                if mine is None or entry > mine:
+                    out[node] = entry
+            seen = entries.get(dot.node)
+            if seen is None or seen[0] < dot.counter:  # as with_dot: the dot counts only if newer
+                entry = (dot.counter, dot.ts)
+                mine = out.get(dot.node)
+                if mine is None or entry > mine:
+                    out[dot.node] = entry
+        return cls(out)
 
     def with_dot(self, dot: Dot) -> VClock:
         """This clock plus the event ``dot`` (the version a sibling represents)."""
