@@ -112,18 +112,19 @@ class Consumer:
 
     # ------------------------------------------------------------ group membership
 
-    async def _join(self) -> None:
-        """Register in the group and rebalance (§3.2).
+    async def _join(self, *, registered: bool = False) -> None:
+        """Register in the group (unless ``registered``) and rebalance (§3.2).
 
         A rebalance can wait on a crashed member's session to expire; if this
         consumer stalls longer than its own ``session_ms`` meanwhile, its
         ephemeral registration expires too and a claim is refused with
         NotRegistered. That is a session expiry like any other, so the answer
-        is the same as in the heartbeat loop: register again and rebalance.
+        is the same as when a heartbeat finds it: register again and rebalance.
         """
         assert self._conn is not None and self.group is not None
         for attempt in range(_JOIN_ATTEMPTS):
-            await self._conn.call(m.JoinGroup(self.group, self.consumer_id, self.topics, self.session_ms))
+            if attempt or not registered:
+                await self._conn.call(m.JoinGroup(self.group, self.consumer_id, self.topics, self.session_ms))
             try:
                 await self._rebalance()
                 return
@@ -170,7 +171,7 @@ class Consumer:
             if changed:
                 async with self._lock:
                     if self._conn is not None:
-                        await (self._join() if expired else self._rebalance())
+                        await self._join(registered=not expired)
 
     # ------------------------------------------------------------ pulling
 

@@ -201,3 +201,37 @@ async def test_a_consumer_whose_session_expires_mid_rebalance_registers_again(
     assert second.assignment == [("t", p) for p in range(4)]
     assert owners_of(server, "g") == {("t", p): "c" for p in range(4)}
     await second.close()
+
+
+async def test_a_consumer_whose_session_expires_in_a_rebalance_its_heartbeat_started_registers_again(
+        server: StreamServer, monkeypatch) -> None:
+    """The same stall, in a rebalance the heartbeat loop started (a new member
+    joined): the heartbeat task registers again and finishes it instead of
+    dying with NotRegistered, so the group still splits the partitions."""
+    from minisys.log import consumer as consumer_module
+
+    await create_topic(server.address, "t", 4)
+    c = await Consumer(server.address, "t", group="g", consumer_id="c", session_ms=150).start()
+    stalls = []
+
+    async def stalling_rebalance(call, group, consumer_id, *args, **kwargs):
+        async def call_after_a_stall(request):
+            if consumer_id == "c" and isinstance(request, m.ClaimPartition) and not stalls:
+                stalls.append(request)
+                await asyncio.sleep(0.5)  # > session_ms: the broker expires c's registration meanwhile
+                server.broker.registry.expire()
+            return await call(request)
+        return await rebalance(call_after_a_stall, group, consumer_id, *args, **kwargs)
+
+    monkeypatch.setattr(consumer_module, "rebalance", stalling_rebalance)
+    d = await Consumer(server.address, "t", group="g", consumer_id="d", session_ms=150).start()
+    everything = [("t", p) for p in range(4)]
+    for _ in range(300):
+        if stalls and c.assignment and d.assignment and sorted(c.assignment + d.assignment) == everything:
+            break
+        await asyncio.sleep(0.02)
+    assert stalls, "the stall was injected"
+    assert sorted(c.assignment + d.assignment) == everything and c.assignment and d.assignment
+    assert set(owners_of(server, "g").values()) == {"c", "d"}
+    await d.close()
+    await c.close()
