@@ -69,9 +69,9 @@ def make_splits(files: list[Path], split_bytes: int, fmt: str | None = None) -> 
         if kind == "csv" or size == 0:
             splits.append(Split(str(path), 0, size, kind))
             continue
-        # Equal pieces of at most ``split_bytes``: 200 MB in 64 MB splits is four
-        # 50 MB tasks, not three full ones and a 9 MB straggler-in-reverse that
-        # leaves a worker idle at the end of the phase.
+        # Equal pieces of at most ``split_bytes``: 200 MiB in 64 MiB splits is
+        # four 50 MiB tasks, not three full ones and an 8 MiB straggler-in-reverse
+        # that leaves a worker idle at the end of the phase.
         pieces = -(-size // split_bytes)
         step = -(-size // pieces)
         for start in range(0, size, step):

@@ -2,8 +2,10 @@
 intermediate data is too large to fit in memory, an external sort is used").
 
 Every region a reducer fetches is already sorted (the map side sorted its
-spills), so sorting the reducer's input is a k-way merge with a heap: memory
-is one buffered record (plus a read buffer) per open run, never the data.
+spills), so sorting a reducer's input that does not fit is a k-way merge
+with a heap: memory is one buffered record (plus a read buffer) per open
+run, never the data. Input of at most ``memory_records`` records fits, and
+is sorted in memory instead (the same order, stable Timsort).
 More than ``fan_in`` runs are merged in passes -- consecutive groups of
 ``fan_in`` runs into one longer run each -- so the number of open files and
 read buffers stays bounded however many map tasks there were. Merging

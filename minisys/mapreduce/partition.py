@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -31,6 +32,14 @@ def hash_partition(key: Any, reduce_tasks: int) -> int:
     if type(key) is str:  # the common case, without a function call
         return zlib.crc32(key.encode("utf-8", "surrogatepass")) % reduce_tasks
     return zlib.crc32(key_bytes(key)) % reduce_tasks
+
+
+def hash_partitions(pairs: Sequence[tuple[Any, Any]], reduce_tasks: int) -> list[int]:
+    """:func:`hash_partition` of every pair's key, in one comprehension when the keys are str."""
+    try:
+        return [zlib.crc32(pair[0].encode("utf-8", "surrogatepass")) % reduce_tasks for pair in pairs]
+    except AttributeError:  # some key is not a str
+        return [hash_partition(pair[0], reduce_tasks) for pair in pairs]
 
 
 def range_partition(key: Any, boundaries: list[Any]) -> int:

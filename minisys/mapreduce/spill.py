@@ -22,12 +22,11 @@ from itertools import compress, groupby, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
-from zlib import crc32
 
 import msgpack
 
 from minisys.errors import BadInput
-from minisys.mapreduce.partition import hash_partition
+from minisys.mapreduce.partition import hash_partition, hash_partitions
 
 first = itemgetter(0)
 
@@ -141,12 +140,8 @@ class MapOutputBuffer:
         if self.partition is hash_partition:
             if R == 1:
                 return [pairs]
-            try:  # str keys (the common case): CRC-32 of each in one comprehension, then one C pass per partition
-                ps = [crc32(pair[0].encode("utf-8", "surrogatepass")) % R for pair in pairs]
-            except AttributeError:
-                pass
-            else:
-                return [list(compress(pairs, map(p.__eq__, ps))) for p in range(R)]
+            ps = hash_partitions(pairs, R)  # then one C pass per partition
+            return [list(compress(pairs, map(p.__eq__, ps))) for p in range(R)]
         parts: list[list[tuple[Any, Any]]] = [[] for _ in range(R)]
         partition = self.partition
         memo: dict[Any, int] = {}

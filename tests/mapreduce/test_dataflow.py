@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from minisys.errors import BadInput
 from minisys.mapreduce.inputs import make_splits, read_split
 from minisys.mapreduce.merge import group_by_key, merge_runs
-from minisys.mapreduce.partition import hash_partition, range_partition
+from minisys.mapreduce.partition import hash_partition, hash_partitions, range_partition
 from minisys.mapreduce.spill import MapOutputBuffer, read_run, write_run
 
 
@@ -29,6 +29,13 @@ def test_partition_hash_is_stable_across_processes_with_different_hash_seeds():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**os.environ, "PYTHONHASHSEED": seed})
         assert json.loads(out.stdout) == here
+
+
+def test_bulk_hash_partitions_send_every_key_where_hash_partition_does():
+    strs = [("apple", 1), ("", 2), ("\udc80surrogate", 3), ("zebra", 4)]
+    mixed = strs + [(17, 5), (["a", 1], 6)]
+    for pairs in (strs, mixed):
+        assert hash_partitions(pairs, 7) == [hash_partition(k, 7) for k, _ in pairs]
 
 
 def test_range_partition_sends_keys_to_the_range_they_fall_in():

@@ -44,7 +44,8 @@ class FastWordCount(WordCount):
     combine = None  # the map task has already combined: each word leaves it once
 
     #: Blocks whose words are counted together (one hash count per ~32 MB of
-    #: text; memory is about twice that).
+    #: text; memory is about twice that), and partial counts kept before they
+    #: are merged into one.
     COUNT_EVERY = 8
 
     def setup(self) -> None:
@@ -78,7 +79,6 @@ class FastWordCount(WordCount):
             self._count()
         if self.partials:
             merged = _merge_counts(self.partials)
-            self.partials = []
             words = pc.binary_slice(merged.field(0), 0, -1).cast("string").to_pylist()  # drop the trailing space
             counts = merged.field(1).to_pylist()
             if not self.unicode_counts:
